@@ -1,0 +1,193 @@
+# ostick: signed, self-contained OSTree update bundles.
+# Plain make. `make help` lists the targets; V=1 shows the commands.
+
+PKG_CONFIG ?= pkg-config
+CC ?= cc
+AR ?= ar
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+BUILDDIR ?= build
+WERROR ?=
+SANITIZE ?=
+PROVE ?= prove
+# Integration tests to run (a glob); `make check T=tests/integration/t0100*` narrows it.
+T ?= tests/integration/t*.sh
+
+COMMON_PKGS := glib-2.0 gio-2.0 gio-unix-2.0 ostree-1 libarchive libcrypto libzstd json-glib-1.0
+BUNDLER_PKGS := $(COMMON_PKGS)
+APPLIER_PKGS := $(COMMON_PKGS) libudev
+ALL_PKGS := $(sort $(BUNDLER_PKGS) $(APPLIER_PKGS))
+
+# Fail early, naming the missing module, unless only asking for help or cleaning.
+ifeq ($(filter help clean format format-check deps-%,$(MAKECMDGOALS))$(if $(MAKECMDGOALS),,x),x)
+MISSING_PKGS := $(foreach p,$(ALL_PKGS),$(if $(shell $(PKG_CONFIG) --exists $(p) && echo y),,$(p)))
+endif
+ifneq ($(MISSING_PKGS),)
+ifeq ($(filter check demo asan,$(MAKECMDGOALS)),)
+$(error pkg-config cannot find: $(MISSING_PKGS). Run `scripts/deps.sh build` (as root it installs them))
+endif
+endif
+
+UDEVDIR ?= $(shell $(PKG_CONFIG) --variable=udevdir udev 2>/dev/null || echo /lib/udev)
+UNITDIR ?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+
+WARNINGS := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wmissing-declarations -Wpointer-arith -Wundef -Wvla -Wwrite-strings -Wcast-align \
+	-Wno-unused-parameter -Wno-missing-field-initializers \
+	-Werror=implicit-function-declaration -Werror=return-type -Werror=format-security
+DEFINES := -D_GNU_SOURCE -DGLIB_VERSION_MIN_REQUIRED=GLIB_VERSION_2_74 \
+	-DGLIB_VERSION_MAX_ALLOWED=GLIB_VERSION_2_74 -DOPENSSL_API_COMPAT=30000 \
+	-DOPENSSL_NO_DEPRECATED -DOSTICK_SYSCONFDIR='"$(SYSCONFDIR)"' \
+	-DOSTICK_VERSION='"$(OSTICK_VERSION)"'
+OSTICK_VERSION := 0.1.0
+
+OPTFLAGS ?= -O2 -g
+ifneq ($(SANITIZE),)
+OPTFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+SAN_LDFLAGS := -fsanitize=address,undefined
+endif
+ifneq ($(WERROR),)
+WARNINGS += -Werror
+endif
+
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(ALL_PKGS) 2>/dev/null)
+BUNDLER_LIBS := $(shell $(PKG_CONFIG) --libs $(BUNDLER_PKGS) 2>/dev/null)
+APPLIER_LIBS := $(shell $(PKG_CONFIG) --libs $(APPLIER_PKGS) 2>/dev/null)
+ALL_LIBS := $(shell $(PKG_CONFIG) --libs $(ALL_PKGS) 2>/dev/null)
+
+ALL_CFLAGS := -std=gnu11 $(OPTFLAGS) $(WARNINGS) $(DEFINES) -Icommon $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS := $(SAN_LDFLAGS) $(LDFLAGS)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+COMMON_SRCS := $(sort $(wildcard common/*.c))
+BUNDLER_SRCS := $(sort $(wildcard bundler/*.c))
+APPLIER_SRCS := $(sort $(wildcard applier/*.c))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
+HELPER_SRCS := $(sort $(wildcard tests/helpers/*.c))
+
+obj = $(patsubst %.c,$(BUILDDIR)/%.o,$(1))
+COMMON_OBJS := $(call obj,$(COMMON_SRCS))
+BUNDLER_OBJS := $(call obj,$(filter-out bundler/main.c,$(BUNDLER_SRCS)))
+APPLIER_OBJS := $(call obj,$(filter-out applier/main.c,$(APPLIER_SRCS)))
+
+LIBCOMMON := $(BUILDDIR)/libcommon.a
+LIBBUNDLER := $(BUILDDIR)/libbundler.a
+LIBAPPLIER := $(BUILDDIR)/libapplier.a
+BUNDLER_BIN := $(BUILDDIR)/ostick-bundle
+APPLIER_BIN := $(BUILDDIR)/ostick-apply
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILDDIR)/tests/%,$(UNIT_SRCS))
+HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILDDIR)/tests/helpers/%,$(HELPER_SRCS))
+UNIT_DEPS := $(wildcard tests/unit/*.h)
+
+.PHONY: all tests check check-unit check-integration asan demo install uninstall clean help \
+	format format-check deps-build deps-check deps-demo
+.DEFAULT_GOAL := all
+
+## all: build ostick-bundle and ostick-apply (default)
+all: $(BUNDLER_BIN) $(APPLIER_BIN)
+
+# Rebuild everything when the compiler flags change (as git does with GIT-CFLAGS).
+FLAGS_STAMP := $(BUILDDIR)/.flags
+FLAGS_NOW := $(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
+FORCE:
+
+$(BUILDDIR)/%.o: %.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBCOMMON): $(COMMON_OBJS)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+$(LIBBUNDLER): $(BUNDLER_OBJS)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+$(LIBAPPLIER): $(APPLIER_OBJS)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUNDLER_BIN): $(BUILDDIR)/bundler/main.o $(LIBBUNDLER) $(LIBCOMMON)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(BUNDLER_LIBS)
+$(APPLIER_BIN): $(BUILDDIR)/applier/main.o $(LIBAPPLIER) $(LIBCOMMON)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(APPLIER_LIBS)
+
+# Unit tests may use any non-main object; static archives pull in only what a test needs.
+$(BUILDDIR)/tests/test-%: $(BUILDDIR)/tests/unit/test-%.o $(LIBAPPLIER) $(LIBBUNDLER) $(LIBCOMMON)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
+$(BUILDDIR)/tests/unit/%.o: ALL_CFLAGS += -Itests/unit
+$(BUILDDIR)/tests/helpers/%: $(BUILDDIR)/tests/helpers/%.o $(LIBAPPLIER) $(LIBBUNDLER) $(LIBCOMMON)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
+
+## tests: build the unit-test and helper binaries
+tests: all $(UNIT_BINS) $(HELPER_BINS)
+
+deps-build deps-check deps-demo:
+	@scripts/deps.sh $(patsubst deps-%,%,$@)
+
+## check: build with -Werror and run every test under prove (installs missing packages as root)
+check: deps-check
+	$(Q)$(MAKE) --no-print-directory WERROR=1 tests
+	$(Q)OSTICK_BUILDDIR=$(abspath $(BUILDDIR)) OSTICK_SRCDIR=$(CURDIR) \
+		$(PROVE) --exec tests/run-test.sh --timer $(UNIT_BINS) $(sort $(wildcard $(T)))
+
+## check-unit: run the unit tests only
+check-unit: tests
+	$(Q)OSTICK_BUILDDIR=$(abspath $(BUILDDIR)) OSTICK_SRCDIR=$(CURDIR) \
+		$(PROVE) --exec tests/run-test.sh $(UNIT_BINS)
+
+## asan: build in build-asan/ with ASan+UBSan and run the whole suite
+asan: deps-check
+	$(Q)$(MAKE) --no-print-directory BUILDDIR=build-asan SANITIZE=1 check
+
+## demo: make keys, two sample bundles, and install them into a scratch sysroot
+demo: deps-demo
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)OSTICK_BUILDDIR=$(abspath $(BUILDDIR)) samples/demo.sh $(CURDIR)/demo-work
+
+## install: install the tools, udev rule and unit (honours DESTDIR, PREFIX, BINDIR)
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UDEVDIR)/rules.d $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(BUNDLER_BIN) $(APPLIER_BIN) $(DESTDIR)$(BINDIR)/
+	for f in udev-rules/*.rules.in; do \
+		sed 's|@BINDIR@|$(BINDIR)|g' $$f > $(DESTDIR)$(UDEVDIR)/rules.d/$$(basename $$f .in); \
+	done
+	for f in udev-rules/*.service.in; do \
+		sed 's|@BINDIR@|$(BINDIR)|g' $$f > $(DESTDIR)$(UNITDIR)/$$(basename $$f .in); \
+	done
+	install -d $(DESTDIR)$(SYSCONFDIR)/ostick/keyring.d
+	test -e $(DESTDIR)$(SYSCONFDIR)/ostick/ostick.conf || \
+		install -m 0644 samples/ostick.conf $(DESTDIR)$(SYSCONFDIR)/ostick/ostick.conf
+
+## uninstall: remove what install put in place (the config stays)
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ostick-bundle $(DESTDIR)$(BINDIR)/ostick-apply
+	for f in udev-rules/*.rules.in; do rm -f $(DESTDIR)$(UDEVDIR)/rules.d/$$(basename $$f .in); done
+	for f in udev-rules/*.service.in; do rm -f $(DESTDIR)$(UNITDIR)/$$(basename $$f .in); done
+
+FORMAT_SRCS = $(wildcard common/*.[ch] bundler/*.[ch] applier/*.[ch] tests/unit/*.[ch] tests/helpers/*.[ch])
+## format: reformat the C sources with clang-format
+format:
+	clang-format -i $(FORMAT_SRCS)
+## format-check: fail if any C source is not clang-formatted
+format-check:
+	$(Q)clang-format --dry-run --Werror $(FORMAT_SRCS)
+
+## clean: remove build directories and demo output
+clean:
+	rm -rf build build-asan demo-work
+
+## help: list the targets
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
+
+-include $(shell find $(BUILDDIR) -name '*.d' 2>/dev/null)

@@ -1,0 +1,158 @@
+/* cli.c: shared pieces of the bundler's commands. */
+#include "cli.h"
+
+#include "ostick-error.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#define REDRAW_US (100 * 1000)
+
+static gboolean progress_drawn;
+static gint64 last_draw_us;
+
+gboolean
+ostick_cli_usage(GError **error, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	if (error != NULL)
+		*error = g_error_new_valist(G_OPTION_ERROR, G_OPTION_ERROR_FAILED, fmt, args);
+	va_end(args);
+	return FALSE;
+}
+
+gboolean
+ostick_cli_parse(GOptionContext *context, int *argc, char ***argv, guint n_args,
+	const char *args_name, GError **error)
+{
+	if (!g_option_context_parse(context, argc, argv, error))
+		return FALSE;
+	/* argv[0] is the command name. */
+	if ((guint)*argc - 1 < n_args)
+		return ostick_cli_usage(error, "missing %s", args_name);
+	if ((guint)*argc - 1 > n_args)
+		return ostick_cli_usage(error, "unexpected argument '%s'", (*argv)[n_args + 1]);
+	return TRUE;
+}
+
+static guint
+terminal_columns(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+		return ws.ws_col;
+	return 80;
+}
+
+void
+ostick_cli_progress(const OstickProgress *progress, gpointer user_data)
+{
+	g_autofree char *line = NULL;
+	gint64 now = g_get_monotonic_time();
+	gboolean final = progress->bytes_total && progress->bytes_done == progress->bytes_total;
+
+	if (!isatty(STDERR_FILENO) || (!final && now - last_draw_us < REDRAW_US))
+		return;
+	last_draw_us = now;
+	line = ostick_progress_format_bar(progress, terminal_columns());
+	fprintf(stderr, "\r%s\033[K", line);
+	progress_drawn = TRUE;
+}
+
+void
+ostick_cli_progress_done(void)
+{
+	if (progress_drawn)
+		fputc('\n', stderr);
+	progress_drawn = FALSE;
+}
+
+struct _OstickCliSpinner {
+	GThread *thread;
+	GMutex lock;
+	GCond cond;
+	gboolean stop;
+	OstickStage stage;
+	gint64 start_us;
+};
+
+static gpointer
+spin(gpointer data)
+{
+	OstickCliSpinner *spinner = data;
+
+	g_mutex_lock(&spinner->lock);
+	while (!spinner->stop) {
+		OstickProgress progress = { .stage = spinner->stage };
+
+		progress.elapsed_us = g_get_monotonic_time() - spinner->start_us;
+		ostick_cli_progress(&progress, NULL);
+		g_cond_wait_until(&spinner->cond, &spinner->lock,
+				g_get_monotonic_time() + 4 * REDRAW_US);
+	}
+	g_mutex_unlock(&spinner->lock);
+	return NULL;
+}
+
+OstickCliSpinner *
+ostick_cli_spinner_start(OstickStage stage)
+{
+	OstickCliSpinner *spinner = g_new0(OstickCliSpinner, 1);
+
+	g_mutex_init(&spinner->lock);
+	g_cond_init(&spinner->cond);
+	spinner->stage = stage;
+	spinner->start_us = g_get_monotonic_time();
+	if (isatty(STDERR_FILENO))
+		spinner->thread = g_thread_new("ostick-spinner", spin, spinner);
+	return spinner;
+}
+
+void
+ostick_cli_spinner_stop(OstickCliSpinner *spinner)
+{
+	if (spinner == NULL)
+		return;
+	g_mutex_lock(&spinner->lock);
+	spinner->stop = TRUE;
+	g_cond_signal(&spinner->cond);
+	g_mutex_unlock(&spinner->lock);
+	if (spinner->thread != NULL)
+		g_thread_join(spinner->thread);
+	ostick_cli_progress_done();
+	g_mutex_clear(&spinner->lock);
+	g_cond_clear(&spinner->cond);
+	g_free(spinner);
+}
+
+int
+ostick_cli_open_bundle(const char *path, GError **error)
+{
+	int fd;
+
+	if (strcmp(path, "-") == 0)
+		return dup(STDIN_FILENO);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		ostick_throw_errno(error, "%s", path);
+	return fd;
+}
+
+void
+ostick_cli_print_json(JsonBuilder *builder)
+{
+	g_autoptr(JsonGenerator) generator = json_generator_new();
+	g_autoptr(JsonNode) root = json_builder_get_root(builder);
+	g_autofree char *text = NULL;
+
+	json_generator_set_root(generator, root);
+	json_generator_set_pretty(generator, TRUE);
+	text = json_generator_to_data(generator, NULL);
+	printf("%s\n", text);
+}

@@ -1,0 +1,80 @@
+/* ostick-bundle: build, inspect and verify signed OSTree update bundles. */
+#include "cli.h"
+#include "ostick-error.h"
+#include "ostick-signals.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+	const char *name;
+	OstickCommandFunc func;
+	const char *summary;
+} Command;
+
+static const Command commands[] = {
+	{ "create", cmd_create, "Create a signed bundle from an OSTree repo or a root filesystem" },
+	{ "inspect", cmd_inspect, "Show a bundle's manifest, signatures and members" },
+	{ "verify", cmd_verify, "Check a bundle's signature and every member's hash" },
+	{ "keygen", cmd_keygen, "Generate a signing key pair" },
+};
+
+static void
+print_usage(FILE *out)
+{
+	fprintf(out, "Usage: ostick-bundle COMMAND [OPTION...]\n\nCommands:\n");
+	for (guint i = 0; i < G_N_ELEMENTS(commands); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\n'ostick-bundle COMMAND --help' shows a command's options.\n"
+		     "Exit codes: 0 ok, 1 failure, 2 usage, 3 unsupported format, 4 not authentic or "
+		     "corrupt,\n5 no space, 7 not found, 8 unusable key, 9 output exists, 10 "
+		     "interrupted.\n");
+}
+
+static const Command *
+find_command(const char *name)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(commands); i++) {
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	}
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GCancellable) cancellable = g_cancellable_new();
+	const Command *command;
+
+	setlocale(LC_ALL, "");
+	g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL);
+	if (argc < 2) {
+		print_usage(stderr);
+		return OSTICK_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+			strcmp(argv[1], "help") == 0) {
+		print_usage(stdout);
+		return OSTICK_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("ostick-bundle %s\n", OSTICK_VERSION);
+		return OSTICK_EXIT_OK;
+	}
+	command = find_command(argv[1]);
+	if (command == NULL) {
+		fprintf(stderr, "ostick-bundle: unknown command '%s' (see ostick-bundle --help)\n",
+				argv[1]);
+		return OSTICK_EXIT_USAGE;
+	}
+	ostick_cancel_on_signals(cancellable);
+	if (!command->func(argc - 1, argv + 1, cancellable, &error)) {
+		ostick_cli_progress_done();
+		fprintf(stderr, "ostick-bundle %s: %s\n", command->name, error->message);
+		return ostick_error_to_exit_code(error);
+	}
+	return OSTICK_EXIT_OK;
+}

@@ -1,0 +1,415 @@
+/* ostick-bundle-reader.c: the sequential, verify-first bundle reader. */
+#include "ostick-bundle-reader.h"
+
+#include "ostick-cleanup.h"
+#include "ostick-error.h"
+#include "ostick-file.h"
+#include "ostick-hash.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define READ_CHUNK (256 * 1024)
+#define BLOCK_SIZE (64 * 1024)
+#define DRAIN_MAX (16 * 1024 * 1024)
+
+typedef enum {
+	STATE_START,
+	STATE_HEADER, /* manifest and signatures read */
+	STATE_SUPERBLOCK,
+	STATE_DONE,
+	STATE_FAILED,
+} ReaderState;
+
+struct _OstickBundleReader {
+	struct archive *archive;
+	int fd;
+	ReaderState state;
+	gboolean verified;
+	GBytes *manifest_bytes;
+	GArray *signatures;
+	OstickManifest *manifest;
+	GStrv signer_ids;
+	OstickSuperblock *superblock;
+	guint next_part;
+	guint8 *buf;
+};
+
+OstickBundleReader *
+ostick_bundle_reader_new(int fd, GError **error)
+{
+	g_autoptr(OstickBundleReader) reader = g_new0(OstickBundleReader, 1);
+
+	reader->fd = fd;
+	reader->buf = g_malloc(READ_CHUNK);
+	reader->archive = archive_read_new();
+	/* Plain tar only: no decompression filters, no other formats (less code on hostile input). */
+	if (archive_read_support_format_tar(reader->archive) != ARCHIVE_OK ||
+			archive_read_open_fd(reader->archive, fd, BLOCK_SIZE) != ARCHIVE_OK) {
+		ostick_throw(error, OSTICK_ERROR_FORMAT, "not a bundle: %s",
+				archive_error_string(reader->archive) ?: "unreadable");
+		return NULL;
+	}
+	return g_steal_pointer(&reader);
+}
+
+void
+ostick_bundle_reader_free(OstickBundleReader *reader)
+{
+	if (reader == NULL)
+		return;
+	archive_read_free(reader->archive);
+	g_clear_pointer(&reader->manifest_bytes, g_bytes_unref);
+	g_clear_pointer(&reader->signatures, g_array_unref);
+	g_clear_pointer(&reader->manifest, ostick_manifest_free);
+	g_clear_pointer(&reader->superblock, ostick_superblock_free);
+	g_strfreev(reader->signer_ids);
+	g_free(reader->buf);
+	g_free(reader);
+}
+
+/* libarchive reports both I/O failures (a stick pulled out: EIO, ENODEV) and malformed input;
+ * only the former are G_IO_ERRORs. */
+static gboolean
+throw_archive(OstickBundleReader *reader, const char *what, GError **error)
+{
+	int errsv = archive_errno(reader->archive);
+	const char *msg = archive_error_string(reader->archive);
+
+	reader->state = STATE_FAILED;
+	if (errsv > 0 && errsv != EINVAL && errsv != EILSEQ)
+		return ostick_throw_errno_value(error, errsv, "%s", what);
+	return ostick_throw(error, OSTICK_ERROR_FORMAT, "%s: %s", what,
+			msg ? msg : "malformed or truncated tar");
+}
+
+static gboolean
+fail(OstickBundleReader *reader, GError **error)
+{
+	reader->state = STATE_FAILED;
+	return FALSE;
+}
+
+static gboolean
+check_entry(struct archive_entry *entry, const char *name, GError **error)
+{
+	const char *path = archive_entry_pathname(entry);
+
+	if (path == NULL || strcmp(path, name) != 0)
+		return ostick_throw(error, OSTICK_ERROR_FORMAT, "expected member '%s', found '%s'",
+				name, path ? path : "(unnamed)");
+	if (archive_entry_filetype(entry) != AE_IFREG || archive_entry_hardlink(entry) != NULL ||
+			archive_entry_symlink(entry) != NULL)
+		return ostick_throw(error, OSTICK_ERROR_FORMAT, "member '%s' is not a regular file",
+				name);
+	if (archive_entry_sparse_count(entry) != 0)
+		return ostick_throw(error, OSTICK_ERROR_FORMAT, "member '%s' is sparse", name);
+	if (!archive_entry_size_is_set(entry) || archive_entry_size(entry) < 0)
+		return ostick_throw(error, OSTICK_ERROR_FORMAT, "member '%s' has no size", name);
+	return TRUE;
+}
+
+/* Moves to the next member, which must be the regular file @name of at most @max_size bytes. */
+static gboolean
+next_member(OstickBundleReader *reader, const char *name, guint64 max_size, guint64 *out_size,
+	GError **error)
+{
+	struct archive_entry *entry = NULL;
+	int r = archive_read_next_header(reader->archive, &entry);
+	guint64 size;
+
+	if (r == ARCHIVE_EOF) {
+		reader->state = STATE_FAILED;
+		return ostick_throw(error, OSTICK_ERROR_FORMAT, "bundle truncated: no member '%s'",
+				name);
+	}
+	if (r != ARCHIVE_OK)
+		return throw_archive(reader, name, error);
+	if (!check_entry(entry, name, error))
+		return fail(reader, error);
+	size = (guint64)archive_entry_size(entry);
+	if (size > max_size) {
+		reader->state = STATE_FAILED;
+		return ostick_throw(error, OSTICK_ERROR_FORMAT,
+				"member '%s' is %" G_GUINT64_FORMAT " bytes (at most %" G_GUINT64_FORMAT
+				")",
+				name, size, max_size);
+	}
+	*out_size = size;
+	return TRUE;
+}
+
+/* Reads exactly @size bytes of the current member, passing them to @sink and @hash. */
+static gboolean
+stream_member(OstickBundleReader *reader, const char *name, guint64 size, EVP_MD_CTX *hash,
+	OstickChunkFunc sink, gpointer user_data, GError **error)
+{
+	guint64 done = 0;
+
+	while (done < size) {
+		la_ssize_t n = archive_read_data(reader->archive, reader->buf,
+				(size_t)MIN(size - done, READ_CHUNK));
+
+		if (n < 0)
+			return throw_archive(reader, name, error);
+		if (n == 0) {
+			reader->state = STATE_FAILED;
+			return ostick_throw(error, OSTICK_ERROR_FORMAT, "bundle truncated in '%s'",
+					name);
+		}
+		ostick_sha256_update(hash, reader->buf, (gsize)n);
+		if (sink != NULL && !sink(reader->buf, (gsize)n, user_data, error))
+			return fail(reader, error);
+		done += (guint64)n;
+	}
+	return TRUE;
+}
+
+static gboolean
+append_chunk(const guint8 *data, gsize len, gpointer user_data, GError **error)
+{
+	g_byte_array_append(user_data, data, (guint)len);
+	return TRUE;
+}
+
+static gboolean
+read_member_bytes(OstickBundleReader *reader, const char *name, guint64 max_size,
+	GBytes **out_bytes, char out_sha256[OSTICK_SHA256_HEX_LEN + 1], GError **error)
+{
+	g_autoptr(EVP_MD_CTX) hash = ostick_sha256_new();
+	g_autoptr(GByteArray) data = NULL;
+	guint64 size = 0;
+
+	if (!next_member(reader, name, max_size, &size, error))
+		return FALSE;
+	data = g_byte_array_sized_new((guint)size);
+	if (!stream_member(reader, name, size, hash, append_chunk, data, error))
+		return FALSE;
+	if (out_sha256 != NULL)
+		ostick_sha256_finish_hex(hash, out_sha256);
+	*out_bytes = g_byte_array_free_to_bytes(g_steal_pointer(&data));
+	return TRUE;
+}
+
+static gboolean
+read_header_members(OstickBundleReader *reader, GError **error)
+{
+	g_autoptr(GBytes) sigblock = NULL;
+	gsize len = 0;
+	const guint8 *data;
+
+	g_return_val_if_fail(reader->state == STATE_START, FALSE);
+	if (!read_member_bytes(reader, OSTICK_MEMBER_MANIFEST, OSTICK_MANIFEST_MAX_SIZE,
+			    &reader->manifest_bytes, NULL, error) ||
+			!read_member_bytes(reader, OSTICK_MEMBER_SIGNATURES, OSTICK_SIG_MAX_SIZE,
+					&sigblock, NULL, error))
+		return FALSE;
+	data = g_bytes_get_data(sigblock, &len);
+	if (!ostick_sigblock_parse(data, len, &reader->signatures, error))
+		return fail(reader, error);
+	return TRUE;
+}
+
+static gboolean
+parse_manifest(OstickBundleReader *reader, GError **error)
+{
+	gsize len = 0;
+	const guint8 *data = g_bytes_get_data(reader->manifest_bytes, &len);
+
+	reader->manifest = ostick_manifest_parse(data, len, error);
+	if (reader->manifest == NULL)
+		return fail(reader, error);
+	reader->state = STATE_HEADER;
+	return TRUE;
+}
+
+gboolean
+ostick_bundle_reader_verify(OstickBundleReader *reader, const OstickKeyring *keyring,
+	GError **error)
+{
+	gsize len = 0;
+	const guint8 *data;
+
+	g_return_val_if_fail(reader != NULL && keyring != NULL, FALSE);
+	if (!read_header_members(reader, error))
+		return FALSE;
+	data = g_bytes_get_data(reader->manifest_bytes, &len);
+	/* FORMAT.md §7: the signature is checked before the manifest text is parsed at all. */
+	if (!ostick_keyring_verify(keyring, (const OstickSignature *)reader->signatures->data,
+			    reader->signatures->len, data, len, &reader->signer_ids, error))
+		return fail(reader, error);
+	reader->verified = TRUE;
+	return parse_manifest(reader, error);
+}
+
+gboolean
+ostick_bundle_reader_read_unverified(OstickBundleReader *reader, GError **error)
+{
+	g_return_val_if_fail(reader != NULL, FALSE);
+	return read_header_members(reader, error) && parse_manifest(reader, error);
+}
+
+gboolean
+ostick_bundle_reader_is_verified(const OstickBundleReader *reader)
+{
+	return reader->verified;
+}
+
+const OstickManifest *
+ostick_bundle_reader_get_manifest(const OstickBundleReader *reader)
+{
+	return reader->manifest;
+}
+
+GBytes *
+ostick_bundle_reader_get_manifest_bytes(const OstickBundleReader *reader)
+{
+	return reader->manifest_bytes;
+}
+
+GArray *
+ostick_bundle_reader_get_signatures(const OstickBundleReader *reader)
+{
+	return reader->signatures;
+}
+
+const char *const *
+ostick_bundle_reader_get_signer_ids(const OstickBundleReader *reader)
+{
+	return (const char *const *)reader->signer_ids;
+}
+
+static gboolean
+check_digest(OstickBundleReader *reader, const char *name, EVP_MD_CTX *hash,
+	const char *expected, GError **error)
+{
+	char actual[OSTICK_SHA256_HEX_LEN + 1];
+
+	ostick_sha256_finish_hex(hash, actual);
+	if (strcmp(actual, expected) != 0) {
+		reader->state = STATE_FAILED;
+		return ostick_throw(error, OSTICK_ERROR_CORRUPT,
+				"'%s' does not match the signed manifest (SHA-256 %.16s…, expected "
+				"%.16s…)",
+				name, actual, expected);
+	}
+	return TRUE;
+}
+
+/* Moves to member @name, which must be exactly @member->size bytes. */
+static gboolean
+next_payload_member(OstickBundleReader *reader, const char *name, const OstickMember *member,
+	GError **error)
+{
+	guint64 size = 0;
+
+	if (!next_member(reader, name, G_MAXUINT64, &size, error))
+		return FALSE;
+	if (size != member->size) {
+		reader->state = STATE_FAILED;
+		return ostick_throw(error, OSTICK_ERROR_CORRUPT,
+				"'%s' is %" G_GUINT64_FORMAT " bytes, the signed manifest says %"
+				G_GUINT64_FORMAT,
+				name, size, member->size);
+	}
+	return TRUE;
+}
+
+const OstickSuperblock *
+ostick_bundle_reader_read_superblock(OstickBundleReader *reader, GError **error)
+{
+	const OstickMember *member;
+	g_autoptr(EVP_MD_CTX) hash = ostick_sha256_new();
+	g_autoptr(GByteArray) data = NULL;
+	g_autoptr(GBytes) bytes = NULL;
+
+	g_return_val_if_fail(reader->state == STATE_HEADER, NULL);
+	member = &reader->manifest->superblock;
+	if (!next_payload_member(reader, OSTICK_MEMBER_SUPERBLOCK, member, error))
+		return NULL;
+	data = g_byte_array_sized_new((guint)member->size);
+	if (!stream_member(reader, OSTICK_MEMBER_SUPERBLOCK, member->size, hash, append_chunk, data,
+			    error) ||
+			!check_digest(reader, OSTICK_MEMBER_SUPERBLOCK, hash, member->sha256, error))
+		return NULL;
+	bytes = g_byte_array_free_to_bytes(g_steal_pointer(&data));
+	reader->superblock = ostick_superblock_parse(bytes, error);
+	if (reader->superblock == NULL ||
+			!ostick_superblock_check_manifest(reader->superblock, reader->manifest,
+					error)) {
+		reader->state = STATE_FAILED;
+		return NULL;
+	}
+	reader->state = STATE_SUPERBLOCK;
+	return reader->superblock;
+}
+
+gboolean
+ostick_bundle_reader_read_part(OstickBundleReader *reader, guint index, OstickChunkFunc sink,
+	gpointer user_data, GError **error)
+{
+	g_autoptr(EVP_MD_CTX) hash = ostick_sha256_new();
+	g_autofree char *name = ostick_part_member_name(index);
+	const OstickMember *member;
+
+	g_return_val_if_fail(reader->state == STATE_SUPERBLOCK, FALSE);
+	g_return_val_if_fail(index == reader->next_part && index < reader->manifest->n_parts,
+			FALSE);
+	member = &reader->manifest->parts[index];
+	if (!next_payload_member(reader, name, member, error) ||
+			!stream_member(reader, name, member->size, hash, sink, user_data, error) ||
+			!check_digest(reader, name, hash, member->sha256, error))
+		return FALSE;
+	reader->next_part++;
+	return TRUE;
+}
+
+static void
+drain(int fd)
+{
+	struct stat st;
+	guint8 buf[64 * 1024];
+	gsize total = 0;
+
+	if (fstat(fd, &st) < 0 || S_ISREG(st.st_mode))
+		return;
+	while (total < DRAIN_MAX) {
+		gsize n = 0;
+
+		if (!ostick_read_all(fd, buf, sizeof buf, &n, NULL) || n == 0)
+			return;
+		total += n;
+	}
+}
+
+gboolean
+ostick_bundle_reader_finish(OstickBundleReader *reader, GError **error)
+{
+	struct archive_entry *entry = NULL;
+	int r;
+
+	g_return_val_if_fail(reader->state == STATE_SUPERBLOCK, FALSE);
+	if (reader->next_part != reader->manifest->n_parts)
+		return ostick_throw(error, OSTICK_ERROR_FORMAT, "%u of %u parts read",
+				reader->next_part, reader->manifest->n_parts);
+	r = archive_read_next_header(reader->archive, &entry);
+	if (r == ARCHIVE_OK) {
+		reader->state = STATE_FAILED;
+		return ostick_throw(error, OSTICK_ERROR_FORMAT, "unexpected member '%s' after the "
+				"last part", archive_entry_pathname(entry) ?: "(unnamed)");
+	}
+	if (r != ARCHIVE_EOF)
+		return throw_archive(reader, "end of bundle", error);
+	drain(reader->fd);
+	reader->state = STATE_DONE;
+	return TRUE;
+}
+
+guint64
+ostick_bundle_reader_get_bytes_read(const OstickBundleReader *reader)
+{
+	la_int64_t n = archive_filter_bytes(reader->archive, -1);
+
+	return n > 0 ? (guint64)n : 0;
+}
