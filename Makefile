@@ -70,6 +70,7 @@ COMMON_SRCS := $(sort $(wildcard common/*.c))
 BUNDLER_SRCS := $(sort $(wildcard bundler/*.c))
 APPLIER_SRCS := $(sort $(wildcard applier/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
+TESTLIB_OBJ := $(BUILDDIR)/tests/unit/testlib.o
 HELPER_SRCS := $(sort $(wildcard tests/helpers/*.c))
 
 obj = $(patsubst %.c,$(BUILDDIR)/%.o,$(1))
@@ -121,10 +122,11 @@ $(APPLIER_BIN): $(BUILDDIR)/applier/main.o $(LIBAPPLIER) $(LIBCOMMON)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(APPLIER_LIBS)
 
 # Unit tests may use any non-main object; static archives pull in only what a test needs.
-$(BUILDDIR)/tests/test-%: $(BUILDDIR)/tests/unit/test-%.o $(LIBAPPLIER) $(LIBBUNDLER) $(LIBCOMMON)
+$(BUILDDIR)/tests/test-%: $(BUILDDIR)/tests/unit/test-%.o $(TESTLIB_OBJ) $(LIBAPPLIER) $(LIBBUNDLER) \
+		$(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
-$(BUILDDIR)/tests/unit/%.o: ALL_CFLAGS += -Itests/unit
+$(BUILDDIR)/tests/unit/%.o: ALL_CFLAGS += -Itests/unit -DOSTICK_TEST_SRCDIR='"$(CURDIR)"'
 $(BUILDDIR)/tests/helpers/%: $(BUILDDIR)/tests/helpers/%.o $(LIBAPPLIER) $(LIBBUNDLER) $(LIBCOMMON)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
 
