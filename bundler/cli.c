@@ -1,6 +1,7 @@
 /* cli.c: shared pieces of the bundler's commands. */
 #include "cli.h"
 
+#include "ostick-cli.h"
 #include "ostick-error.h"
 
 #include <fcntl.h>
@@ -13,32 +14,6 @@
 
 static gboolean progress_drawn;
 static gint64 last_draw_us;
-
-gboolean
-ostick_cli_usage(GError **error, const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
-	if (error != NULL)
-		*error = g_error_new_valist(G_OPTION_ERROR, G_OPTION_ERROR_FAILED, fmt, args);
-	va_end(args);
-	return FALSE;
-}
-
-gboolean
-ostick_cli_parse(GOptionContext *context, int *argc, char ***argv, guint n_args,
-	const char *args_name, GError **error)
-{
-	if (!g_option_context_parse(context, argc, argv, error))
-		return FALSE;
-	/* argv[0] is the command name. */
-	if ((guint)*argc - 1 < n_args)
-		return ostick_cli_usage(error, "missing %s", args_name);
-	if ((guint)*argc - 1 > n_args)
-		return ostick_cli_usage(error, "unexpected argument '%s'", (*argv)[n_args + 1]);
-	return TRUE;
-}
 
 static guint
 terminal_columns(void)
@@ -131,28 +106,10 @@ ostick_cli_spinner_stop(OstickCliSpinner *spinner)
 	g_free(spinner);
 }
 
-int
-ostick_cli_open_bundle(const char *path, GError **error)
-{
-	int fd;
-
-	if (strcmp(path, "-") == 0)
-		return dup(STDIN_FILENO);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		ostick_throw_errno(error, "%s", path);
-	return fd;
-}
-
 void
 ostick_cli_print_json(JsonBuilder *builder)
 {
-	g_autoptr(JsonGenerator) generator = json_generator_new();
-	g_autoptr(JsonNode) root = json_builder_get_root(builder);
-	g_autofree char *text = NULL;
+	g_autofree char *text = ostick_json_to_string(builder, TRUE);
 
-	json_generator_set_root(generator, root);
-	json_generator_set_pretty(generator, TRUE);
-	text = json_generator_to_data(generator, NULL);
 	printf("%s\n", text);
 }

@@ -1,6 +1,7 @@
 /* cli.h: what the bundler's commands share: usage errors, option parsing, progress on a TTY. */
 #pragma once
 
+#include "ostick-cli.h"
 #include "ostick-progress.h"
 
 #include <json-glib/json-glib.h>
@@ -18,17 +19,6 @@ gboolean cmd_create(int argc, char **argv, GCancellable *cancellable, GError **e
 gboolean cmd_inspect(int argc, char **argv, GCancellable *cancellable, GError **error);
 gboolean cmd_verify(int argc, char **argv, GCancellable *cancellable, GError **error);
 gboolean cmd_keygen(int argc, char **argv, GCancellable *cancellable, GError **error);
-
-/* Sets a usage error (exit code 2) and returns FALSE. */
-gboolean ostick_cli_usage(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-/* Parses options; anything left but @n_args positional arguments is a usage error. */
-gboolean ostick_cli_parse(GOptionContext *context, int *argc, char ***argv, guint n_args,
-	const char *args_name, GError **error);
-
-/* Opens a bundle for one sequential read: a path, or "-" for standard input. Returns the fd
- * (-1 with G_IO_ERROR_NOT_FOUND etc. on failure). */
-int ostick_cli_open_bundle(const char *path, GError **error);
 
 /* Prints @builder's root as pretty JSON on stdout. */
 void ostick_cli_print_json(JsonBuilder *builder);

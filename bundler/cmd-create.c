@@ -70,23 +70,23 @@ static gboolean
 check_options(GError **error)
 {
 	if (opt_ref == NULL)
-		return ostick_cli_usage(error, "missing --ref");
+		return ostick_throw_usage(error, "missing --ref");
 	if (opt_repo == NULL && opt_rootfs == NULL)
-		return ostick_cli_usage(error, "missing --repo or --rootfs");
+		return ostick_throw_usage(error, "missing --repo or --rootfs");
 	if (opt_from != NULL && opt_from_scratch)
-		return ostick_cli_usage(error, "--from and --from-scratch exclude each other");
+		return ostick_throw_usage(error, "--from and --from-scratch exclude each other");
 	if (opt_rootfs != NULL && opt_to != NULL)
-		return ostick_cli_usage(error, "--to makes no sense with --rootfs");
+		return ostick_throw_usage(error, "--to makes no sense with --rootfs");
 	if (opt_rootfs != NULL && opt_repo == NULL && opt_from != NULL)
-		return ostick_cli_usage(error, "--from with --rootfs needs --repo holding the base");
+		return ostick_throw_usage(error, "--from with --rootfs needs --repo holding the base");
 	if (opt_keys == NULL)
-		return ostick_cli_usage(error, "missing --key");
+		return ostick_throw_usage(error, "missing --key");
 	if (opt_compatible == NULL)
-		return ostick_cli_usage(error, "missing --compatible");
+		return ostick_throw_usage(error, "missing --compatible");
 	if (opt_output == NULL)
-		return ostick_cli_usage(error, "missing --output");
+		return ostick_throw_usage(error, "missing --output");
 	if (opt_max_part_mb < 1 || opt_max_part_mb > 4096)
-		return ostick_cli_usage(error, "--max-part-size must be 1..4096 MB");
+		return ostick_throw_usage(error, "--max-part-size must be 1..4096 MB");
 	return TRUE;
 }
 
@@ -101,7 +101,7 @@ creation_time(guint64 *out_time, GError **error)
 		return TRUE;
 	}
 	if (!g_ascii_string_to_unsigned(epoch, 10, 0, G_MAXINT64, out_time, NULL))
-		return ostick_cli_usage(error, "SOURCE_DATE_EPOCH='%s' is not a Unix time", epoch);
+		return ostick_throw_usage(error, "SOURCE_DATE_EPOCH='%s' is not a Unix time", epoch);
 	return TRUE;
 }
 
@@ -146,7 +146,7 @@ resolve_target(OstreeRepo *repo, guint64 created, GCancellable *cancellable, GEr
 	if (opt_rootfs == NULL)
 		return ostick_repo_resolve_commit(repo, opt_to ? opt_to : opt_ref, error);
 	if (opt_version == NULL)
-		return ostick_cli_usage(error, "--rootfs needs --version"), NULL;
+		return ostick_throw_usage(error, "--rootfs needs --version"), NULL;
 	target = ostick_rootfs_commit(repo, &options, cancellable, error);
 	if (target == NULL)
 		g_prefix_error(error, "committing %s: ", opt_rootfs);
@@ -168,7 +168,7 @@ resolve_commits(OstreeRepo *repo, OstickManifest *m, guint64 created, GCancellab
 	if (target == NULL)
 		return FALSE;
 	if (base != NULL && strcmp(base, target) == 0)
-		return ostick_cli_usage(error, "--from %s is the target commit itself", opt_from);
+		return ostick_throw_usage(error, "--from %s is the target commit itself", opt_from);
 	g_strlcpy(m->target, target, sizeof m->target);
 	g_strlcpy(m->base, base ? base : "", sizeof m->base);
 	return TRUE;
@@ -218,11 +218,11 @@ fill_identity(OstreeRepo *repo, OstickManifest *m, guint64 created, GCancellable
 	m->description = g_strdup(opt_description);
 	m->version = g_strdup(opt_version ? opt_version : commit_version);
 	if (m->version == NULL)
-		return ostick_cli_usage(error, "missing --version (the commit has no version "
+		return ostick_throw_usage(error, "missing --version (the commit has no version "
 					       "metadata)");
 	m->os = opt_os ? g_strdup(opt_os) : os_release_id(repo, m->target, cancellable);
 	if (m->os == NULL)
-		return ostick_cli_usage(error, "missing --os (the tree has no os-release ID)");
+		return ostick_throw_usage(error, "missing --os (the tree has no os-release ID)");
 	return TRUE;
 }
 
@@ -315,7 +315,7 @@ cmd_create(int argc, char **argv, GCancellable *cancellable, GError **error)
 	gboolean ok;
 
 	g_option_context_add_main_entries(context, entries, NULL);
-	if (!ostick_cli_parse(context, &argc, &argv, 0, "", error) || !check_options(error) ||
+	if (!ostick_parse_options(context, &argc, &argv, 0, "", error) || !check_options(error) ||
 			!creation_time(&created, error))
 		return FALSE;
 	if (!opt_force && g_file_test(opt_output, G_FILE_TEST_EXISTS))

@@ -144,11 +144,11 @@ cmd_inspect(int argc, char **argv, GCancellable *cancellable, GError **error)
 	const OstickSuperblock *sb;
 
 	g_option_context_add_main_entries(context, entries, NULL);
-	if (!ostick_cli_parse(context, &argc, &argv, 1, "BUNDLE", error))
+	if (!ostick_parse_options(context, &argc, &argv, 1, "BUNDLE", error))
 		return FALSE;
 	if (opt_keyring && (keyring = ostick_keyring_load(opt_keyring, error)) == NULL)
 		return FALSE;
-	fd = ostick_cli_open_bundle(argv[1], error);
+	fd = ostick_open_input(argv[1], error);
 	if (fd < 0 || (reader = ostick_bundle_reader_new(fd, error)) == NULL)
 		return FALSE;
 	if (keyring ? !ostick_bundle_reader_verify(reader, keyring, error)

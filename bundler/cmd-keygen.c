@@ -31,14 +31,14 @@ cmd_keygen(int argc, char **argv, GCancellable *cancellable, GError **error)
 	char hex[2 * OSTICK_KEY_ID_LEN + 1];
 
 	g_option_context_add_main_entries(context, entries, NULL);
-	if (!ostick_cli_parse(context, &argc, &argv, 0, "", error))
+	if (!ostick_parse_options(context, &argc, &argv, 0, "", error))
 		return FALSE;
 	if (opt_output == NULL)
-		return ostick_cli_usage(error, "missing --output");
+		return ostick_throw_usage(error, "missing --output");
 	if (opt_type != NULL && strcmp(opt_type, "ecdsa-p256") == 0)
 		algorithm = OSTICK_SIG_ALG_ECDSA_P256_SHA256;
 	else if (opt_type != NULL && strcmp(opt_type, "ed25519") != 0)
-		return ostick_cli_usage(error, "--type must be ed25519 or ecdsa-p256");
+		return ostick_throw_usage(error, "--type must be ed25519 or ecdsa-p256");
 	private_path = g_strconcat(opt_output, ".key.pem", NULL);
 	public_path = g_strconcat(opt_output, ".pub.pem", NULL);
 	if (!ostick_keygen(algorithm, private_path, public_path, error))

@@ -75,6 +75,8 @@ ostick_progress_format_json(const OstickProgress *p)
 	g_autoptr(JsonNode) root = NULL;
 
 	json_builder_begin_object(builder);
+	json_builder_set_member_name(builder, "event");
+	json_builder_add_string_value(builder, "progress");
 	json_builder_set_member_name(builder, "stage");
 	json_builder_add_string_value(builder, ostick_stage_name(p->stage));
 	json_builder_set_member_name(builder, "bytes_done");

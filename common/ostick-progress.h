@@ -36,7 +36,7 @@ const char *ostick_stage_name(OstickStage stage);
  * "apply  45% [#####.....] 120.3 MB / 267.0 MB  part 3/9  12.3 MB/s  ETA 0:12". (transfer full) */
 char *ostick_progress_format_bar(const OstickProgress *progress, guint columns);
 
-/* One JSON object (no newline): {"stage":"apply","bytes_done":...,...}. (transfer full) */
+/* One JSON object (no newline): {"event":"progress","stage":"apply","bytes_done":...}. (transfer full) */
 char *ostick_progress_format_json(const OstickProgress *progress);
 
 G_END_DECLS

@@ -1,0 +1,203 @@
+/* cli.c: shared pieces of the applier's commands. */
+#include "cli.h"
+
+#include "ostick-error.h"
+#include "ostick-file.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define REDRAW_US (100 * 1000)
+
+void
+ostick_cli_add_device_options(GOptionContext *context, OstickDeviceOptions *o)
+{
+	GOptionEntry entries[] = {
+		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &o->config,
+			"Configuration file (default " OSTICK_DEFAULT_CONFIG ")", "FILE" },
+		{ "sysroot", 0, 0, G_OPTION_ARG_FILENAME, &o->sysroot,
+			"OSTree sysroot (default: [device] sysroot, or /)", "DIR" },
+		{ "os", 0, 0, G_OPTION_ARG_STRING, &o->os,
+			"OS name / stateroot (default: [device] os, or the booted one)", "NAME" },
+		{ "keyring", 0, 0, G_OPTION_ARG_FILENAME, &o->keyring,
+			"Trusted public keys (default: [device] keyring, or " OSTICK_DEFAULT_KEYRING
+			")",
+			"DIR" },
+		{ "compatible", 0, 0, G_OPTION_ARG_STRING, &o->compatible,
+			"This device's compatible string (default: [device] compatible)", "STRING" },
+		{ "allow-downgrade", 0, 0, G_OPTION_ARG_NONE, &o->allow_downgrade,
+			"Install even if older than what runs now", NULL },
+		{ NULL }
+	};
+	GOptionGroup *group = g_option_group_new("device", "Device options:",
+			"Show device options", NULL, NULL);
+
+	/* GOption keeps pointers to the entries' fields, not to the array. */
+	g_option_group_add_entries(group, entries);
+	g_option_context_add_group(context, group);
+}
+
+static void
+override(char **field, const char *value)
+{
+	if (value != NULL) {
+		g_free(*field);
+		*field = g_strdup(value);
+	}
+}
+
+OstickConfig *
+ostick_cli_load_config(const OstickDeviceOptions *o, GError **error)
+{
+	OstickConfig *config = ostick_config_load(o->config ? o->config : OSTICK_DEFAULT_CONFIG,
+			o->config != NULL, error);
+
+	if (config == NULL)
+		return NULL;
+	override(&config->sysroot, o->sysroot);
+	override(&config->os, o->os);
+	override(&config->keyring, o->keyring);
+	override(&config->compatible, o->compatible);
+	if (o->allow_downgrade)
+		config->allow_downgrade = TRUE;
+	return config;
+}
+
+void
+ostick_cli_log(OstickLogPriority priority, const char *fmt, ...)
+{
+	g_autofree char *message = NULL;
+	va_list args;
+
+	va_start(args, fmt);
+	message = g_strdup_vprintf(fmt, args);
+	va_end(args);
+	/* One line per message: the journal and log collectors split on newlines. */
+	g_strdelimit(message, "\n", ' ');
+	if (g_getenv("JOURNAL_STREAM") != NULL)
+		fprintf(stderr, "<%d>ostick-apply: %s\n", priority, message);
+	else
+		fprintf(stderr, "ostick-apply: %s\n", message);
+}
+
+gboolean
+ostick_cli_progress_init(OstickCliProgress *p, const char *mode, int fd, GError **error)
+{
+	static const char *const names[] = { "auto", "tty", "json", "none" };
+
+	memset(p, 0, sizeof *p);
+	p->fd = fd >= 0 ? fd : STDOUT_FILENO;
+	p->mode = OSTICK_PROGRESS_AUTO;
+	for (guint i = 0; mode != NULL && i < G_N_ELEMENTS(names); i++) {
+		if (strcmp(mode, names[i]) == 0) {
+			p->mode = (OstickProgressMode)i;
+			return TRUE;
+		}
+	}
+	if (mode != NULL)
+		return ostick_throw_usage(error, "--progress must be auto, tty, json or none");
+	if (fd >= 0)
+		p->mode = OSTICK_PROGRESS_JSON;
+	else if (!isatty(STDERR_FILENO))
+		p->mode = OSTICK_PROGRESS_NONE;
+	else
+		p->mode = OSTICK_PROGRESS_TTY;
+	return TRUE;
+}
+
+static guint
+terminal_columns(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+		return ws.ws_col;
+	return 80;
+}
+
+static void
+write_line(int fd, const char *text)
+{
+	g_autofree char *line = g_strconcat(text, "\n", NULL);
+
+	(void)ostick_write_all(fd, line, strlen(line), NULL);
+}
+
+void
+ostick_cli_progress_report(const OstickProgress *event, gpointer user_data)
+{
+	OstickCliProgress *p = user_data;
+	gint64 now = g_get_monotonic_time();
+	gboolean boundary = event->bytes_total == 0 || event->bytes_done == event->bytes_total;
+	g_autofree char *text = NULL;
+
+	if (p->mode == OSTICK_PROGRESS_NONE || (!boundary && now - p->last_draw_us < REDRAW_US))
+		return;
+	p->last_draw_us = now;
+	if (p->mode == OSTICK_PROGRESS_JSON) {
+		text = ostick_progress_format_json(event);
+		write_line(p->fd, text);
+		return;
+	}
+	text = ostick_progress_format_bar(event, terminal_columns());
+	fprintf(stderr, "\r%s\033[K", text);
+	p->drawn = TRUE;
+}
+
+void
+ostick_cli_progress_finish(OstickCliProgress *p)
+{
+	if (p->drawn)
+		fputc('\n', stderr);
+	p->drawn = FALSE;
+}
+
+static void
+add_string(JsonBuilder *b, const char *name, const char *value)
+{
+	json_builder_set_member_name(b, name);
+	if (value != NULL)
+		json_builder_add_string_value(b, value);
+	else
+		json_builder_add_null_value(b);
+}
+
+static void
+add_int(JsonBuilder *b, const char *name, gint64 value)
+{
+	json_builder_set_member_name(b, name);
+	json_builder_add_int_value(b, value);
+}
+
+void
+ostick_cli_progress_result(OstickCliProgress *p, const OstickInstallResult *r,
+	const GError *error)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autofree char *text = NULL;
+	struct rusage usage = { 0 };
+
+	if (p->mode != OSTICK_PROGRESS_JSON)
+		return;
+	(void)getrusage(RUSAGE_SELF, &usage);
+	json_builder_begin_object(b);
+	add_string(b, "event", "result");
+	add_string(b, "outcome", ostick_outcome_name(r->outcome));
+	add_int(b, "exit_code", ostick_error_to_exit_code(error));
+	add_string(b, "message", error ? error->message : NULL);
+	add_string(b, "os", r->os);
+	add_string(b, "from_version", r->from_version);
+	add_string(b, "from_commit", r->from_commit);
+	add_string(b, "to_version", r->to_version);
+	add_string(b, "to_commit", r->to_commit);
+	add_int(b, "bytes_read", (gint64)r->bytes_read);
+	add_int(b, "peak_staging_bytes", (gint64)r->peak_staging);
+	add_int(b, "peak_rss_kib", usage.ru_maxrss);
+	add_int(b, "duration_ms", r->duration_us / 1000);
+	json_builder_end_object(b);
+	text = ostick_json_to_string(b, FALSE);
+	write_line(p->fd, text);
+}

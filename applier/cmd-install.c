@@ -1,0 +1,87 @@
+/* cmd-install.c: ostick-apply install — verify, check, apply, deploy one bundle. */
+#include "cli.h"
+#include "ostick-cleanup.h"
+#include "ostick-error.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+
+static OstickDeviceOptions opt_device;
+static gboolean opt_no_deploy;
+static char *opt_progress;
+static int opt_progress_fd = -1;
+static int opt_fd = -1;
+
+static GOptionEntry entries[] = {
+	{ "no-deploy", 0, 0, G_OPTION_ARG_NONE, &opt_no_deploy,
+		"Apply into the repo and set the ref, but do not deploy", NULL },
+	{ "progress", 0, 0, G_OPTION_ARG_STRING, &opt_progress,
+		"auto (default), tty (bar on stderr), json (lines on stdout) or none", "MODE" },
+	{ "progress-fd", 0, 0, G_OPTION_ARG_INT, &opt_progress_fd,
+		"Write JSON progress lines to this descriptor", "N" },
+	{ "fd", 0, 0, G_OPTION_ARG_INT, &opt_fd,
+		"Read the bundle from this descriptor (instead of BUNDLE)", "N" },
+	{ NULL }
+};
+
+/* The bundle: a path, "-" (stdin) or --fd N. Read once, front to back. */
+static int
+open_bundle(int argc, char **argv, GError **error)
+{
+	if (opt_fd >= 0 && argc > 1)
+		return ostick_throw_usage(error, "give either BUNDLE or --fd, not both"), -1;
+	if (opt_fd >= 0)
+		return fcntl(opt_fd, F_DUPFD_CLOEXEC, 3);
+	if (argc < 2)
+		return ostick_throw_usage(error, "missing BUNDLE (a path, or - for stdin)"), -1;
+	if (argc > 2)
+		return ostick_throw_usage(error, "unexpected argument '%s'", argv[2]), -1;
+	return ostick_open_input(argv[1], error);
+}
+
+static void
+report(const OstickInstallResult *r)
+{
+	const char *from = r->from_version ? r->from_version : "nothing";
+
+	if (r->outcome == OSTICK_OUTCOME_ALREADY_INSTALLED)
+		printf("already installed: %s %s (%.12s)\n", r->os, r->to_version, r->to_commit);
+	else if (opt_no_deploy)
+		printf("applied %s %s (%.12s) into the repo, ref %s; not deployed\n", r->os,
+				r->to_version, r->to_commit, r->ref);
+	else
+		printf("installed %s %s (%.12s) over %s; it boots at the next restart\n", r->os,
+				r->to_version, r->to_commit, from);
+}
+
+gboolean
+cmd_install(int argc, char **argv, GCancellable *cancellable, GError **error)
+{
+	g_autoptr(GOptionContext) context =
+			g_option_context_new("(BUNDLE | - | --fd N) - install an update bundle");
+	g_autoptr(OstickConfig) config = NULL;
+	g_autoptr(OstickKeyring) keyring = NULL;
+	g_auto(OstickInstallResult) result = { 0 };
+	g_auto(OstickFd) fd = -1;
+	OstickCliProgress progress;
+	OstickInstallOptions options = { 0 };
+	gboolean ok;
+
+	g_option_context_add_main_entries(context, entries, NULL);
+	ostick_cli_add_device_options(context, &opt_device);
+	if (!g_option_context_parse(context, &argc, &argv, error) ||
+			!ostick_cli_progress_init(&progress, opt_progress, opt_progress_fd, error) ||
+			(config = ostick_cli_load_config(&opt_device, error)) == NULL ||
+			(fd = open_bundle(argc, argv, error)) < 0 ||
+			(keyring = ostick_keyring_load(config->keyring, error)) == NULL)
+		return FALSE;
+	options = (OstickInstallOptions){ config->sysroot, config->os, config->compatible, keyring,
+		config->allow_downgrade, opt_no_deploy, FALSE, TRUE, ostick_cli_progress_report,
+		&progress };
+	ok = ostick_install(fd, &options, &result, cancellable, error);
+	ostick_cli_progress_finish(&progress);
+	ostick_cli_progress_result(&progress, &result, ok ? NULL : *error);
+	if (ok)
+		report(&result);
+	return ok;
+}

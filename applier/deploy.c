@@ -1,0 +1,234 @@
+/* deploy.c: sysroot state and deployment with libostree's sysroot API. */
+#include "deploy.h"
+
+#include "ostick-error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ORIGIN_GROUP "ostick"
+
+void
+ostick_device_free(OstickDevice *device)
+{
+	if (device == NULL)
+		return;
+	if (device->locked)
+		ostree_sysroot_unlock(device->sysroot);
+	g_clear_object(&device->booted);
+	g_clear_object(&device->current);
+	g_clear_object(&device->merge);
+	g_clear_object(&device->repo);
+	g_clear_object(&device->sysroot);
+	g_free(device->os);
+	g_free(device);
+}
+
+static gboolean
+lock_sysroot(OstickDevice *device, GError **error)
+{
+	gboolean acquired = FALSE;
+
+	if (!ostree_sysroot_try_lock(device->sysroot, &acquired, error))
+		return FALSE;
+	if (!acquired)
+		return ostick_throw(error, OSTICK_ERROR_BUSY,
+				"another update (ostick or ostree) holds the sysroot lock");
+	device->locked = TRUE;
+	return TRUE;
+}
+
+static OstreeDeployment *
+first_deployment_of(OstreeSysroot *sysroot, const char *os)
+{
+	g_autoptr(GPtrArray) deployments = ostree_sysroot_get_deployments(sysroot);
+
+	for (guint i = 0; i < deployments->len; i++) {
+		OstreeDeployment *d = deployments->pdata[i];
+
+		if (strcmp(ostree_deployment_get_osname(d), os) == 0)
+			return g_object_ref(d);
+	}
+	return NULL;
+}
+
+static gboolean
+check_stateroot(OstickDevice *device, GError **error)
+{
+	g_autofree char *rel = g_build_filename("ostree/deploy", device->os, NULL);
+	struct stat st;
+
+	if (fstatat(ostree_sysroot_get_fd(device->sysroot), rel, &st, 0) < 0 || !S_ISDIR(st.st_mode))
+		return ostick_throw(error, OSTICK_ERROR_INCOMPATIBLE,
+				"this device has no OS (stateroot) named '%s'", device->os);
+	return TRUE;
+}
+
+static gboolean
+load_state(OstickDevice *device, const char *os, GError **error)
+{
+	OstreeDeployment *booted = ostree_sysroot_get_booted_deployment(device->sysroot);
+
+	device->booted = booted ? g_object_ref(booted) : NULL;
+	if (os != NULL)
+		device->os = g_strdup(os);
+	else if (booted != NULL)
+		device->os = g_strdup(ostree_deployment_get_osname(booted));
+	else
+		return ostick_throw(error, OSTICK_ERROR_INCOMPATIBLE,
+				"no OS name: the sysroot is not booted; configure [device] os or "
+				"pass --os");
+	if (!check_stateroot(device, error))
+		return FALSE;
+	device->current = first_deployment_of(device->sysroot, device->os);
+	device->merge = ostree_sysroot_get_merge_deployment(device->sysroot, device->os);
+	return TRUE;
+}
+
+OstickDevice *
+ostick_device_open(const char *path, const char *os, gboolean lock, GCancellable *cancellable,
+	GError **error)
+{
+	g_autoptr(OstickDevice) device = g_new0(OstickDevice, 1);
+	g_autoptr(GFile) root = g_file_new_for_path(path);
+	g_autofree char *repo_config = g_build_filename(path, "ostree/repo/config", NULL);
+
+	if (!g_file_test(repo_config, G_FILE_TEST_IS_REGULAR)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+				"%s is not an OSTree sysroot (no ostree/repo)", path);
+		return NULL;
+	}
+	device->sysroot = ostree_sysroot_new(root);
+	if (!ostree_sysroot_load(device->sysroot, cancellable, error) ||
+			(lock && !lock_sysroot(device, error)) ||
+			!ostree_sysroot_get_repo(device->sysroot, &device->repo, cancellable, error) ||
+			!load_state(device, os, error))
+		return NULL;
+	return g_steal_pointer(&device);
+}
+
+void
+ostick_deployment_info_free(OstickDeploymentInfo *info)
+{
+	if (info == NULL)
+		return;
+	g_free(info->checksum);
+	g_free(info->version);
+	g_free(info->refspec);
+	g_free(info);
+}
+
+OstickDeploymentInfo *
+ostick_device_describe(OstickDevice *device, OstreeDeployment *deployment)
+{
+	OstickDeploymentInfo *info = g_new0(OstickDeploymentInfo, 1);
+	GKeyFile *origin = ostree_deployment_get_origin(deployment);
+	g_autoptr(GVariant) commit = NULL;
+
+	info->checksum = g_strdup(ostree_deployment_get_csum(deployment));
+	info->index = ostree_deployment_get_index(deployment);
+	info->booted = device->booted && ostree_deployment_equal(deployment, device->booted);
+	info->is_default = device->current && ostree_deployment_equal(deployment, device->current);
+	info->pinned = ostree_deployment_is_pinned(deployment);
+	if (origin != NULL) {
+		info->version = g_key_file_get_string(origin, ORIGIN_GROUP, "version", NULL);
+		info->refspec = g_key_file_get_string(origin, "origin", "refspec", NULL);
+	}
+	if (ostree_repo_load_commit(device->repo, info->checksum, &commit, NULL, NULL)) {
+		g_autoptr(GVariant) metadata = g_variant_get_child_value(commit, 0);
+
+		info->timestamp = ostree_commit_get_timestamp(commit);
+		if (info->version == NULL)
+			(void)g_variant_lookup(metadata, "version", "s", &info->version);
+	}
+	return info;
+}
+
+GPtrArray *
+ostick_device_list(OstickDevice *device)
+{
+	g_autoptr(GPtrArray) deployments = ostree_sysroot_get_deployments(device->sysroot);
+	GPtrArray *infos = g_ptr_array_new_with_free_func((GDestroyNotify)ostick_deployment_info_free);
+
+	for (guint i = 0; i < deployments->len; i++) {
+		OstreeDeployment *d = deployments->pdata[i];
+
+		if (strcmp(ostree_deployment_get_osname(d), device->os) == 0)
+			g_ptr_array_add(infos, ostick_device_describe(device, d));
+	}
+	return infos;
+}
+
+char *
+ostick_device_get_bootloader(OstickDevice *device)
+{
+	GKeyFile *config = ostree_repo_get_config(device->repo);
+	char *value = g_key_file_get_string(config, "sysroot", "bootloader", NULL);
+
+	return value ? value : g_strdup("auto");
+}
+
+/* libostree's U-Boot backend edits boot/loader/uEnv.txt and fails when it is missing, which it
+ * is before the very first deployment (LIBOSTREE-NOTES). Create an empty one, as a fresh
+ * boot/loader.0 behind the boot/loader symlink if there is no loader at all yet. */
+static gboolean
+ensure_uboot_env(OstickDevice *device, GError **error)
+{
+	int dfd = ostree_sysroot_get_fd(device->sysroot);
+	struct stat st;
+
+	if (fstatat(dfd, "boot/loader/uEnv.txt", &st, 0) == 0)
+		return TRUE;
+	if (fstatat(dfd, "boot/loader", &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (mkdirat(dfd, "boot/loader.0", 0755) < 0 && errno != EEXIST)
+			return ostick_throw_errno(error, "creating boot/loader.0");
+		if (symlinkat("loader.0", dfd, "boot/loader") < 0)
+			return ostick_throw_errno(error, "creating boot/loader");
+	}
+	{
+		int fd = openat(dfd, "boot/loader/uEnv.txt", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+		if (fd < 0)
+			return ostick_throw_errno(error, "creating boot/loader/uEnv.txt");
+		close(fd);
+	}
+	return TRUE;
+}
+
+static GKeyFile *
+make_origin(OstickDevice *device, const OstickManifest *manifest)
+{
+	GKeyFile *origin = ostree_sysroot_origin_new_from_refspec(device->sysroot, manifest->ref);
+
+	g_key_file_set_string(origin, ORIGIN_GROUP, "version", manifest->version);
+	g_key_file_set_string(origin, ORIGIN_GROUP, "compatible", manifest->compatible);
+	g_key_file_set_string(origin, ORIGIN_GROUP, "bundle-created", manifest->created);
+	return origin;
+}
+
+gboolean
+ostick_device_deploy(OstickDevice *device, const OstickManifest *manifest,
+	GCancellable *cancellable, GError **error)
+{
+	g_autoptr(GKeyFile) origin = make_origin(device, manifest);
+	g_autoptr(OstreeDeployment) deployment = NULL;
+	g_autofree char *bootloader = ostick_device_get_bootloader(device);
+	/* No override_kernel_argv: libostree inherits the merge deployment's arguments. */
+	OstreeSysrootDeployTreeOpts opts = { 0 };
+
+	if (strcmp(bootloader, "uboot") == 0 && !ensure_uboot_env(device, error))
+		return FALSE;
+	if (!ostree_sysroot_deploy_tree_with_options(device->sysroot, device->os, manifest->target,
+			    origin, device->merge, &opts, &deployment, cancellable, error))
+		return g_prefix_error(error, "deploying %.12s: ", manifest->target), FALSE;
+	/* Keeps the booted (or merge) deployment as rollback and cleans up the rest. */
+	if (!ostree_sysroot_simple_write_deployment(device->sysroot, device->os, deployment,
+			    device->merge, OSTREE_SYSROOT_SIMPLE_WRITE_DEPLOYMENT_FLAGS_NONE,
+			    cancellable, error))
+		return g_prefix_error(error, "writing the boot configuration: "), FALSE;
+	return TRUE;
+}

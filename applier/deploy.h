@@ -1,0 +1,61 @@
+/* deploy.h: the device's sysroot through libostree: what it runs, and deploying a new commit
+ * (3-way /etc merge, inherited kernel arguments, bootloader configuration, cleanup that keeps
+ * the rollback). */
+#pragma once
+
+#include "ostick-manifest.h"
+
+#include <gio/gio.h>
+#include <ostree.h>
+
+G_BEGIN_DECLS
+
+/* One deployment as status and policy see it. */
+typedef struct {
+	char *checksum;
+	char *version;      /* origin [ostick] version, else the commit's "version"; may be NULL */
+	guint64 timestamp;  /* commit timestamp */
+	int index;          /* ostree index (boot menu order) */
+	gboolean booted;
+	gboolean is_default; /* what boots next: the first deployment of the OS */
+	gboolean pinned;
+	char *refspec;
+} OstickDeploymentInfo;
+
+/* The device as the applier sees it before a change. */
+typedef struct {
+	OstreeSysroot *sysroot;
+	OstreeRepo *repo;
+	char *os;
+	gboolean locked;
+	OstreeDeployment *booted;  /* NULL on a sysroot that is not running */
+	OstreeDeployment *current; /* default deployment of @os (what boots next), or NULL */
+	OstreeDeployment *merge;   /* libostree's merge deployment (booted, else default) */
+} OstickDevice;
+
+/* Opens and loads the sysroot at @path. With @lock, takes libostree's sysroot lock (one
+ * ostick/ostree operation at a time device-wide): OSTICK_ERROR_BUSY if it is held. @os may be
+ * NULL: then the booted deployment's OS. (transfer full) */
+OstickDevice *ostick_device_open(const char *path, const char *os, gboolean lock,
+	GCancellable *cancellable, GError **error);
+void ostick_device_free(OstickDevice *device);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OstickDevice, ostick_device_free)
+
+/* Facts about @deployment. (transfer full) */
+OstickDeploymentInfo *ostick_device_describe(OstickDevice *device, OstreeDeployment *deployment);
+void ostick_deployment_info_free(OstickDeploymentInfo *info);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OstickDeploymentInfo, ostick_deployment_info_free)
+
+/* The deployments of the device's OS, in boot order. (transfer full) of OstickDeploymentInfo */
+GPtrArray *ostick_device_list(OstickDevice *device);
+
+/* The configured bootloader (repo config sysroot.bootloader, "auto" if unset). (transfer full) */
+char *ostick_device_get_bootloader(OstickDevice *device);
+
+/* Deploys @target as the new default of the device's OS, merging /etc from the merge deployment
+ * and inheriting its kernel arguments; writes the bootloader configuration; cleans up, keeping
+ * the booted or merge deployment as rollback. The origin records @manifest's ref and version. */
+gboolean ostick_device_deploy(OstickDevice *device, const OstickManifest *manifest,
+	GCancellable *cancellable, GError **error);
+
+G_END_DECLS

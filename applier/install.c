@@ -1,0 +1,210 @@
+/* install.c: verify -> check -> apply -> deploy, with nothing written before every check passed. */
+#include "install.h"
+
+#include "apply.h"
+#include "deploy.h"
+#include "ostick-bundle-reader.h"
+#include "ostick-error.h"
+#include "policy.h"
+#include "state.h"
+
+typedef struct {
+	const OstickInstallOptions *options;
+	OstickInstallResult *result;
+	OstickDevice *device;
+	OstickBundleReader *reader;
+	gint64 start_us;
+	GCancellable *cancellable;
+} Run;
+
+const char *
+ostick_outcome_name(OstickOutcome outcome)
+{
+	switch (outcome) {
+	case OSTICK_OUTCOME_INSTALLED:
+		return "installed";
+	case OSTICK_OUTCOME_ALREADY_INSTALLED:
+		return "already-installed";
+	case OSTICK_OUTCOME_VERIFIED:
+		return "verified";
+	default:
+		return "failed";
+	}
+}
+
+void
+ostick_install_result_clear(OstickInstallResult *result)
+{
+	g_clear_pointer(&result->os, g_free);
+	g_clear_pointer(&result->from_version, g_free);
+	g_clear_pointer(&result->from_commit, g_free);
+	g_clear_pointer(&result->to_version, g_free);
+	g_clear_pointer(&result->to_commit, g_free);
+	g_clear_pointer(&result->ref, g_free);
+	g_clear_pointer(&result->compatible, g_free);
+}
+
+static void
+emit_stage(Run *run, OstickStage stage)
+{
+	OstickProgress progress = { .stage = stage };
+
+	if (run->options->progress == NULL)
+		return;
+	progress.elapsed_us = g_get_monotonic_time() - run->start_us;
+	run->options->progress(&progress, run->options->progress_data);
+}
+
+static void
+note_device(Run *run)
+{
+	g_autoptr(OstickDeploymentInfo) current = NULL;
+
+	run->result->os = g_strdup(run->device->os);
+	if (run->device->current == NULL)
+		return;
+	current = ostick_device_describe(run->device, run->device->current);
+	run->result->from_commit = g_strdup(current->checksum);
+	run->result->from_version = g_strdup(current->version);
+}
+
+static void
+note_manifest(Run *run, const OstickManifest *m)
+{
+	run->result->to_commit = g_strdup(m->target);
+	run->result->to_version = g_strdup(m->version);
+	run->result->ref = g_strdup(m->ref);
+	run->result->compatible = g_strdup(m->compatible);
+}
+
+/* Signature first, then the manifest, then whether it fits: all before any write. */
+static gboolean
+verify_and_check(Run *run, gboolean *out_installed, GError **error)
+{
+	const OstickInstallOptions *o = run->options;
+	OstickPolicy policy = { o->compatible, o->allow_downgrade };
+	const OstickManifest *m;
+
+	emit_stage(run, OSTICK_STAGE_VERIFY);
+	if (!ostick_bundle_reader_verify(run->reader, o->keyring, error))
+		return FALSE;
+	m = ostick_bundle_reader_get_manifest(run->reader);
+	note_manifest(run, m);
+	emit_stage(run, OSTICK_STAGE_CHECK);
+	if (!ostick_policy_check_fit(run->device, m, &policy, out_installed, error))
+		return FALSE;
+	if (*out_installed)
+		return TRUE;
+	return ostick_policy_check_base(run->device->repo, m, run->cancellable, error) &&
+	       ostick_policy_check_space(run->device->repo, m, error);
+}
+
+static gboolean
+discard_chunk(const guint8 *data, gsize len, gpointer user_data, GError **error)
+{
+	return TRUE;
+}
+
+static gboolean
+read_to_end(Run *run, GError **error)
+{
+	const OstickManifest *m = ostick_bundle_reader_get_manifest(run->reader);
+
+	for (guint i = 0; i < m->n_parts; i++) {
+		if (g_cancellable_set_error_if_cancelled(run->cancellable, error) ||
+				!ostick_bundle_reader_read_part(run->reader, i, discard_chunk, NULL,
+						error))
+			return FALSE;
+	}
+	return ostick_bundle_reader_finish(run->reader, error);
+}
+
+/* The ref moved inside the transaction; a failed deploy must not leave it moved. */
+static void
+restore_ref(OstreeRepo *repo, const char *ref, const char *old_commit)
+{
+	(void)ostree_repo_set_ref_immediate(repo, NULL, ref, old_commit, NULL, NULL);
+}
+
+static gboolean
+apply_and_deploy(Run *run, const OstickSuperblock *sb, GError **error)
+{
+	const OstickManifest *m = ostick_bundle_reader_get_manifest(run->reader);
+	OstickApplyOptions apply = { run->options->progress, run->options->progress_data,
+		run->start_us, TRUE, 0 };
+	g_autofree char *old_commit = NULL;
+
+	if (!ostree_repo_resolve_rev(run->device->repo, m->ref, TRUE, &old_commit, error))
+		return FALSE;
+	emit_stage(run, OSTICK_STAGE_APPLY);
+	if (!ostick_apply_delta(run->device->repo, run->reader, sb, &apply, run->cancellable,
+			    error))
+		return FALSE;
+	run->result->peak_staging = apply.peak_staging;
+	if (run->options->no_deploy)
+		return TRUE;
+	emit_stage(run, OSTICK_STAGE_DEPLOY);
+	if (!ostick_device_deploy(run->device, m, run->cancellable, error)) {
+		restore_ref(run->device->repo, m->ref, old_commit);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+run_pipeline(Run *run, int fd, GError **error)
+{
+	const OstickSuperblock *sb;
+	gboolean installed = FALSE;
+
+	run->reader = ostick_bundle_reader_new(fd, error);
+	if (run->reader == NULL || !verify_and_check(run, &installed, error))
+		return FALSE;
+	if (installed) {
+		run->result->outcome = OSTICK_OUTCOME_ALREADY_INSTALLED;
+		return TRUE;
+	}
+	sb = ostick_bundle_reader_read_superblock(run->reader, error);
+	if (sb == NULL)
+		return FALSE;
+	if (run->options->verify_only) {
+		if (!read_to_end(run, error))
+			return FALSE;
+		run->result->outcome = OSTICK_OUTCOME_VERIFIED;
+		return TRUE;
+	}
+	if (!apply_and_deploy(run, sb, error))
+		return FALSE;
+	run->result->outcome = OSTICK_OUTCOME_INSTALLED;
+	return TRUE;
+}
+
+gboolean
+ostick_install(int fd, const OstickInstallOptions *options, OstickInstallResult *result,
+	GCancellable *cancellable, GError **error)
+{
+	Run run = { options, result, NULL, NULL, g_get_monotonic_time(), cancellable };
+	g_autoptr(GError) local_error = NULL;
+	gboolean ok;
+
+	g_return_val_if_fail(options->keyring != NULL, FALSE);
+	result->outcome = OSTICK_OUTCOME_FAILED;
+	run.device = ostick_device_open(options->sysroot, options->os, !options->verify_only,
+			cancellable, error);
+	if (run.device == NULL)
+		return FALSE;
+	note_device(&run);
+	ok = run_pipeline(&run, fd, &local_error);
+	if (run.reader != NULL)
+		result->bytes_read = ostick_bundle_reader_get_bytes_read(run.reader);
+	result->duration_us = g_get_monotonic_time() - run.start_us;
+	if (options->record && !options->verify_only)
+		ostick_state_record(run.device, result, local_error);
+	if (ok)
+		emit_stage(&run, OSTICK_STAGE_DONE);
+	g_clear_pointer(&run.reader, ostick_bundle_reader_free);
+	ostick_device_free(run.device);
+	if (!ok)
+		g_propagate_error(error, g_steal_pointer(&local_error));
+	return ok;
+}

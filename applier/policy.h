@@ -1,0 +1,38 @@
+/* policy.h: does a verified bundle fit this device? Every check runs before anything is written. */
+#pragma once
+
+#include "deploy.h"
+#include "ostick-manifest.h"
+
+#include <gio/gio.h>
+#include <ostree.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+	const char *compatible; /* this device's compatible string (required) */
+	gboolean allow_downgrade;
+} OstickPolicy;
+
+/* Compatible string and OS name match; the target is not older than what the device runs
+ * (commit timestamp, and version where both are known) unless downgrades are allowed.
+ * Sets @out_installed when the target is already the default or booted deployment.
+ * Errors: OSTICK_ERROR_INCOMPATIBLE, OSTICK_ERROR_DOWNGRADE. */
+gboolean ostick_policy_check_fit(OstickDevice *device, const OstickManifest *manifest,
+	const OstickPolicy *policy, gboolean *out_installed, GError **error);
+
+/* For a delta: the base commit and every object it reaches are in the repo (bsdiff opcodes read
+ * old objects). Error: OSTICK_ERROR_BASE_MISSING. */
+gboolean ostick_policy_check_base(OstreeRepo *repo, const OstickManifest *manifest,
+	GCancellable *cancellable, GError **error);
+
+/* Peak bytes the apply stages at once: the largest one-part superblock plus what libostree
+ * decompresses it to. */
+guint64 ostick_policy_staging_bytes(const OstickManifest *manifest);
+
+/* The repo's filesystem has room for the new objects, the staging, and libostree's reserve
+ * (core.min-free-space-*). Error: OSTICK_ERROR_NO_SPACE. */
+gboolean ostick_policy_check_space(OstreeRepo *repo, const OstickManifest *manifest,
+	GError **error);
+
+G_END_DECLS
