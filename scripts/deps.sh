@@ -1,8 +1,15 @@
 #!/bin/sh
 # Install (as root on Debian/Ubuntu) or name (otherwise) the packages a make target needs.
-# usage: scripts/deps.sh build|check|demo|e2e|bench
+# usage: scripts/deps.sh [--list] build|check|demo|e2e|bench
+#   --list only prints the target's package list (for CI's apt-get install line).
 # Exit status: 0 everything present (or just installed), 1 something is missing.
 set -eu
+
+list_only=
+if [ "${1:-}" = "--list" ]; then
+	list_only=1
+	shift
+fi
 
 BUILD_PKGS="make gcc libc6-dev pkg-config libglib2.0-dev libostree-dev libarchive-dev
 	libssl-dev libzstd-dev libudev-dev libjson-glib-dev"
@@ -23,6 +30,11 @@ e2e) want=$E2E_PKGS ;;
 bench) want=$BENCH_PKGS ;;
 *) echo "usage: $0 build|check|demo|e2e|bench" >&2; exit 2 ;;
 esac
+
+if [ -n "$list_only" ]; then
+	echo $want
+	exit 0
+fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	# Not Debian: the build itself names missing pkg-config modules precisely.

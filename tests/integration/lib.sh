@@ -125,3 +125,57 @@ make_loop_fs() {
 	on_exit "umount -l $mnt"
 	LOOP_DEV=$dev
 }
+
+# make_sysroot DIR [BOOTLOADER] [SIZE_MB]: a fresh OSTree sysroot (ostree admin init-fs + os-init
+# of OS "ostick-demo") on its own loop filesystem mounted at DIR: libostree syncs and freezes the
+# filesystem holding /boot, which must never be the host's. BOOTLOADER (default uboot) goes into
+# the repo's sysroot.bootloader. Sets LOOP_DEV.
+SAMPLE_OS=ostick-demo
+make_sysroot() {
+	local dir=$1 bootloader=${2:-uboot} size=${3:-512}
+	make_loop_fs "$size" ext4 "$dir"
+	ostree admin init-fs "$dir" >/dev/null
+	ostree admin --sysroot="$dir" os-init "$SAMPLE_OS" >/dev/null
+	ostree --repo="$dir/ostree/repo" config set sysroot.bootloader "$bootloader"
+}
+
+# device_fingerprint SYSROOT: everything a rejected install must leave as it was, as text:
+# refs, deployments (admin status), every file under /boot with its checksum, the deployment
+# directories, commit-partial markers, and staging left in the repo's tmp.
+device_fingerprint() {
+	local s=$1
+	echo "== refs"; ostree --repo="$s/ostree/repo" refs | sort
+	echo "== admin status"; ostree admin --sysroot="$s" status 2>&1
+	echo "== boot"; (cd "$s/boot" && find . -printf '%y %p -> %l\n' | sort &&
+		find . -type f -exec sha256sum {} + | sort -k2)
+	echo "== deployments"; { ls -1 "$s/ostree/deploy/$SAMPLE_OS/deploy" 2>/dev/null || true; } |
+		sort
+	echo "== partial"; { ls -1 "$s/ostree/repo/state" 2>/dev/null || true; } | sort
+	echo "== staging"; (cd "$s/ostree/repo/tmp" && find . -mindepth 1 -maxdepth 1 \
+		! -name cache | sort)
+}
+
+# sample_bundles DIR: keys, two sample versions and bundles in DIR: v1.ostick (full), v2.ostick
+# (delta 1->2), v2-full.ostick (full 2.0), signed by tests/data/keys/test-ed25519, compatible
+# "ostick-demo-board"; DIR/keyring trusts that key. Cheap: about 2.5 MB each tree.
+SAMPLE_COMPATIBLE=ostick-demo-board
+sample_bundles() {
+	local d=$1
+	mkdir -p "$d/keyring"
+	cp "$KEYS/test-ed25519.pub.pem" "$d/keyring/"
+	make_rootfs 1.0 "$d/rootfs-1.0"
+	make_rootfs 2.0 "$d/rootfs-2.0"
+	local common=(--ref demo/stable --compatible "$SAMPLE_COMPATIBLE"
+		--key "$KEYS/test-ed25519.key.pem")
+	"$BUNDLE" create --rootfs "$d/rootfs-1.0" --repo "$d/repo" --version 1.0 "${common[@]}" \
+		-o "$d/v1.ostick" >/dev/null
+	"$BUNDLE" create --rootfs "$d/rootfs-2.0" --repo "$d/repo" --version 2.0 \
+		--from demo/stable "${common[@]}" -o "$d/v2.ostick" >/dev/null
+	"$BUNDLE" create --repo "$d/repo" --version 2.0 "${common[@]}" -o "$d/v2-full.ostick" \
+		>/dev/null
+}
+
+# apply_args SYSROOT KEYRING: the ostick-apply options for a test device.
+apply_args() {
+	echo --sysroot "$1" --os "$SAMPLE_OS" --keyring "$2" --compatible "$SAMPLE_COMPATIBLE"
+}
