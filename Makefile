@@ -160,10 +160,10 @@ demo: deps-demo
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UDEVDIR)/rules.d $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(BUNDLER_BIN) $(APPLIER_BIN) $(DESTDIR)$(BINDIR)/
-	for f in udev-rules/*.rules.in; do \
+	for f in $(wildcard udev-rules/*.rules.in); do \
 		sed 's|@BINDIR@|$(BINDIR)|g' $$f > $(DESTDIR)$(UDEVDIR)/rules.d/$$(basename $$f .in); \
 	done
-	for f in udev-rules/*.service.in; do \
+	for f in $(wildcard udev-rules/*.service.in); do \
 		sed 's|@BINDIR@|$(BINDIR)|g' $$f > $(DESTDIR)$(UNITDIR)/$$(basename $$f .in); \
 	done
 	install -d $(DESTDIR)$(SYSCONFDIR)/ostick/keyring.d
@@ -173,8 +173,9 @@ install: all
 ## uninstall: remove what install put in place (the config stays)
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ostick-bundle $(DESTDIR)$(BINDIR)/ostick-apply
-	for f in udev-rules/*.rules.in; do rm -f $(DESTDIR)$(UDEVDIR)/rules.d/$$(basename $$f .in); done
-	for f in udev-rules/*.service.in; do rm -f $(DESTDIR)$(UNITDIR)/$$(basename $$f .in); done
+	for f in $(wildcard udev-rules/*.rules.in); do \
+		rm -f $(DESTDIR)$(UDEVDIR)/rules.d/$$(basename $$f .in); done
+	for f in $(wildcard udev-rules/*.service.in); do rm -f $(DESTDIR)$(UNITDIR)/$$(basename $$f .in); done
 
 FORMAT_SRCS = $(wildcard common/*.[ch] bundler/*.[ch] applier/*.[ch] tests/unit/*.[ch] tests/helpers/*.[ch])
 ## format: reformat the C sources with clang-format

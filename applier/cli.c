@@ -32,12 +32,8 @@ ostick_cli_add_device_options(GOptionContext *context, OstickDeviceOptions *o)
 			"Install even if older than what runs now", NULL },
 		{ NULL }
 	};
-	GOptionGroup *group = g_option_group_new("device", "Device options:",
-			"Show device options", NULL, NULL);
-
-	/* GOption keeps pointers to the entries' fields, not to the array. */
-	g_option_group_add_entries(group, entries);
-	g_option_context_add_group(context, group);
+	/* GOption copies the entries (they point at @o's fields): a stack array is fine. */
+	g_option_context_add_main_entries(context, entries, NULL);
 }
 
 static void

@@ -46,6 +46,7 @@ main(int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GCancellable) cancellable = g_cancellable_new();
+	g_autofree char *prgname = NULL;
 	const Command *command;
 
 	setlocale(LC_ALL, "");
@@ -69,6 +70,9 @@ main(int argc, char **argv)
 				argv[1]);
 		return OSTICK_EXIT_USAGE;
 	}
+	/* "Usage: ostick-apply install [OPTION...]" in the command's --help. */
+	prgname = g_strdup_printf("ostick-apply %s", command->name);
+	g_set_prgname(prgname);
 	ostick_cancel_on_signals(cancellable);
 	if (!command->func(argc - 1, argv + 1, cancellable, &error)) {
 		ostick_cli_log(OSTICK_LOG_ERROR, "%s: %s", command->name, error->message);

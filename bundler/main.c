@@ -47,6 +47,7 @@ main(int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GCancellable) cancellable = g_cancellable_new();
+	g_autofree char *prgname = NULL;
 	const Command *command;
 
 	setlocale(LC_ALL, "");
@@ -70,6 +71,9 @@ main(int argc, char **argv)
 				argv[1]);
 		return OSTICK_EXIT_USAGE;
 	}
+	/* "Usage: ostick-bundle install [OPTION...]" in the command's --help. */
+	prgname = g_strdup_printf("ostick-bundle %s", command->name);
+	g_set_prgname(prgname);
 	ostick_cancel_on_signals(cancellable);
 	if (!command->func(argc - 1, argv + 1, cancellable, &error)) {
 		ostick_cli_progress_done();

@@ -16,7 +16,7 @@ BUILD_PKGS="make gcc libc6-dev pkg-config libglib2.0-dev libostree-dev libarchiv
 # ostree/openssl/tar/xxd/prove drive the integration tests; mkfs.* and losetup make stick and
 # sysroot images; udevadm and systemd-analyze check the rule and units.
 CHECK_PKGS="$BUILD_PKGS ostree openssl tar xz-utils zstd xxd perl util-linux mount
-	e2fsprogs dosfstools exfatprogs udev systemd clang-format"
+	e2fsprogs dosfstools exfatprogs udev systemd clang-format python3"
 DEMO_PKGS="$BUILD_PKGS ostree e2fsprogs util-linux mount"
 E2E_PKGS="$CHECK_PKGS debootstrap qemu-system-x86 qemu-utils u-boot-qemu u-boot-tools
 	syslinux-common extlinux parted python3"
