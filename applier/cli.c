@@ -3,6 +3,7 @@
 
 #include "ostick-error.h"
 #include "ostick-file.h"
+#include "usb.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -196,4 +197,87 @@ ostick_cli_progress_result(OstickCliProgress *p, const OstickInstallResult *r,
 	json_builder_end_object(b);
 	text = ostick_json_to_string(b, FALSE);
 	write_line(p->fd, text);
+}
+
+static void
+log_from_handler(int priority, const char *message, gpointer user_data)
+{
+	ostick_cli_log((OstickLogPriority)priority, "%s", message);
+}
+
+static void
+log_outcome(const OstickUsbResult *r, const GError *error)
+{
+	const OstickInstallResult *i = &r->install;
+
+	switch (r->outcome) {
+	case OSTICK_USB_INSTALLED:
+		ostick_cli_log(OSTICK_LOG_NOTICE, "%s: installed %s %s (%.12s) over %s from %s",
+				r->device, i->os, i->to_version, i->to_commit,
+				i->from_version ? i->from_version : "nothing", r->bundle);
+		break;
+	case OSTICK_USB_UP_TO_DATE:
+		ostick_cli_log(OSTICK_LOG_NOTICE, "%s: up to date, nothing to install", r->device);
+		break;
+	case OSTICK_USB_NOTHING_FOUND:
+		ostick_cli_log(OSTICK_LOG_INFO, "%s: no update bundle on this stick", r->device);
+		break;
+	case OSTICK_USB_FAILED:
+		ostick_cli_log(OSTICK_LOG_ERROR, "%s: failed: %s", r->device,
+				error ? error->message : "unknown error");
+		break;
+	}
+}
+
+static char **
+default_reboot_command(void)
+{
+	const char *systemd[] = { "systemctl", "reboot", NULL };
+	const char *plain[] = { "reboot", NULL };
+
+	return g_strdupv((char **)(g_file_test("/run/systemd/system", G_FILE_TEST_IS_DIR) ? systemd
+											: plain));
+}
+
+/* [policy] reboot=after-install: logged, delayed (so the technician can read the result), then
+ * the configured command. */
+static gboolean
+reboot_after_install(const OstickConfig *config, GCancellable *cancellable, GError **error)
+{
+	g_auto(GStrv) argv = config->reboot_command ? g_strdupv(config->reboot_command)
+						    : default_reboot_command();
+	g_autofree char *command = g_strjoinv(" ", argv);
+	gint status = 0;
+
+	ostick_cli_log(OSTICK_LOG_NOTICE, "rebooting in %u s ([policy] reboot=after-install): %s",
+			config->reboot_delay, command);
+	for (guint i = 0; i < config->reboot_delay * 10; i++) {
+		if (g_cancellable_set_error_if_cancelled(cancellable, error))
+			return FALSE;
+		g_usleep(G_USEC_PER_SEC / 10);
+	}
+	if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status,
+			    error) ||
+			!g_spawn_check_wait_status(status, error))
+		return g_prefix_error(error, "reboot command '%s': ", command), FALSE;
+	return TRUE;
+}
+
+gboolean
+ostick_cli_handle_stick(const char *device, const OstickConfig *config,
+	const OstickKeyring *keyring, OstickCliProgress *progress, GCancellable *cancellable,
+	GError **error)
+{
+	g_auto(OstickUsbResult) result = { 0 };
+	OstickUsbOptions options = { config, keyring, ostick_cli_progress_report, progress,
+		log_from_handler, NULL };
+	gboolean ok = ostick_usb_handle(device, &options, &result, cancellable, error);
+
+	ostick_cli_progress_finish(progress);
+	log_outcome(&result, ok ? NULL : *error);
+	ostick_cli_progress_result(progress, &result.install, ok ? NULL : *error);
+	if (ok && result.outcome == OSTICK_USB_INSTALLED &&
+			config->reboot == OSTICK_REBOOT_AFTER_INSTALL)
+		return reboot_after_install(config, cancellable, error);
+	return ok;
 }

@@ -17,6 +17,8 @@ typedef gboolean (*OstickCommandFunc)(int argc, char **argv, GCancellable *cance
 gboolean cmd_install(int argc, char **argv, GCancellable *cancellable, GError **error);
 gboolean cmd_verify(int argc, char **argv, GCancellable *cancellable, GError **error);
 gboolean cmd_status(int argc, char **argv, GCancellable *cancellable, GError **error);
+gboolean cmd_usb(int argc, char **argv, GCancellable *cancellable, GError **error);
+gboolean cmd_monitor(int argc, char **argv, GCancellable *cancellable, GError **error);
 
 /* Device options shared by install and verify. */
 typedef struct {
@@ -69,5 +71,11 @@ void ostick_cli_progress_finish(OstickCliProgress *progress);
 /* In JSON mode, the final {"event":"result",...} line. */
 void ostick_cli_progress_result(OstickCliProgress *progress, const OstickInstallResult *result,
 	const GError *error);
+
+/* Handles one stick as `usb` and `monitor` do: logs every step and a one-line outcome, reboots
+ * afterwards if the policy says so. */
+gboolean ostick_cli_handle_stick(const char *device, const OstickConfig *config,
+	const OstickKeyring *keyring, OstickCliProgress *progress, GCancellable *cancellable,
+	GError **error);
 
 G_END_DECLS

@@ -75,9 +75,17 @@ cmd_install(int argc, char **argv, GCancellable *cancellable, GError **error)
 			(fd = open_bundle(argc, argv, error)) < 0 ||
 			(keyring = ostick_keyring_load(config->keyring, error)) == NULL)
 		return FALSE;
-	options = (OstickInstallOptions){ config->sysroot, config->os, config->compatible, keyring,
-		config->allow_downgrade, opt_no_deploy, FALSE, TRUE, ostick_cli_progress_report,
-		&progress };
+	options = (OstickInstallOptions){
+		.sysroot = config->sysroot,
+		.os = config->os,
+		.compatible = config->compatible,
+		.keyring = keyring,
+		.allow_downgrade = config->allow_downgrade,
+		.no_deploy = opt_no_deploy,
+		.record = TRUE,
+		.progress = ostick_cli_progress_report,
+		.progress_data = &progress,
+	};
 	ok = ostick_install(fd, &options, &result, cancellable, error);
 	ostick_cli_progress_finish(&progress);
 	ostick_cli_progress_result(&progress, &result, ok ? NULL : *error);

@@ -24,8 +24,14 @@ cmd_verify(int argc, char **argv, GCancellable *cancellable, GError **error)
 			(keyring = ostick_keyring_load(config->keyring, error)) == NULL ||
 			(fd = ostick_open_input(argv[1], error)) < 0)
 		return FALSE;
-	options = (OstickInstallOptions){ config->sysroot, config->os, config->compatible, keyring,
-		config->allow_downgrade, TRUE, TRUE, FALSE, NULL, NULL };
+	options = (OstickInstallOptions){
+		.sysroot = config->sysroot,
+		.os = config->os,
+		.compatible = config->compatible,
+		.keyring = keyring,
+		.allow_downgrade = config->allow_downgrade,
+		.verify_only = TRUE,
+	};
 	if (!ostick_install(fd, &options, &result, cancellable, error))
 		return g_prefix_error(error, "%s: ", argv[1]), FALSE;
 	if (result.outcome == OSTICK_OUTCOME_ALREADY_INSTALLED)

@@ -10,11 +10,14 @@
 
 #define GROUP_DEVICE "device"
 #define GROUP_POLICY "policy"
+#define GROUP_USB "usb"
+#define MAX_LOCK_WAIT (24 * 3600)
 #define MAX_REBOOT_DELAY 3600
 
 static const char *const device_keys[] = { "compatible", "os", "keyring", "sysroot", NULL };
 static const char *const policy_keys[] = { "allow-downgrade", "reboot", "reboot-delay",
-	"result-file", NULL };
+	"reboot-command", NULL };
+static const char *const usb_keys[] = { "buses", "result-file", "lock-wait", NULL };
 
 const char *
 ostick_reboot_policy_name(OstickRebootPolicy policy)
@@ -31,6 +34,8 @@ ostick_config_free(OstickConfig *config)
 	g_free(config->os);
 	g_free(config->keyring);
 	g_free(config->sysroot);
+	g_strfreev(config->reboot_command);
+	g_strfreev(config->usb_buses);
 	g_free(config);
 }
 
@@ -43,6 +48,8 @@ config_defaults(void)
 	config->sysroot = g_strdup("/");
 	config->reboot = OSTICK_REBOOT_NEVER;
 	config->reboot_delay = 10;
+	config->usb_buses = g_strsplit("usb", ",", -1);
+	config->lock_wait = 600;
 	return config;
 }
 
@@ -86,25 +93,65 @@ take_boolean(GKeyFile *kf, const char *group, const char *key, gboolean *field, 
 }
 
 static gboolean
+take_seconds(GKeyFile *kf, const char *group, const char *key, guint max, guint *field,
+	GError **error)
+{
+	g_autofree char *value = g_key_file_get_value(kf, group, key, NULL);
+	guint64 seconds = 0;
+
+	if (value == NULL)
+		return TRUE;
+	if (!g_ascii_string_to_unsigned(value, 10, 0, max, &seconds, NULL))
+		return ostick_throw_usage(error, "[%s] %s must be 0..%u seconds", group, key, max);
+	*field = (guint)seconds;
+	return TRUE;
+}
+
+static gboolean
+take_argv(GKeyFile *kf, const char *group, const char *key, char ***field, GError **error)
+{
+	g_autofree char *value = g_key_file_get_string(kf, group, key, NULL);
+	g_auto(GStrv) argv = NULL;
+
+	if (value == NULL)
+		return TRUE;
+	if (!g_shell_parse_argv(value, NULL, &argv, NULL))
+		return ostick_throw_usage(error, "[%s] %s is not a command line", group, key);
+	g_strfreev(*field);
+	*field = g_steal_pointer(&argv);
+	return TRUE;
+}
+
+static gboolean
+read_usb(GKeyFile *kf, OstickConfig *config, GError **error)
+{
+	g_auto(GStrv) buses = g_key_file_get_string_list(kf, GROUP_USB, "buses", NULL, NULL);
+
+	if (buses != NULL) {
+		if (buses[0] == NULL)
+			return ostick_throw_usage(error, "[usb] buses is empty");
+		g_strfreev(config->usb_buses);
+		config->usb_buses = g_steal_pointer(&buses);
+	}
+	return take_boolean(kf, GROUP_USB, "result-file", &config->result_file, error) &&
+	       take_seconds(kf, GROUP_USB, "lock-wait", MAX_LOCK_WAIT, &config->lock_wait, error);
+}
+
+static gboolean
 read_policy(GKeyFile *kf, OstickConfig *config, GError **error)
 {
 	g_autofree char *reboot = g_key_file_get_string(kf, GROUP_POLICY, "reboot", NULL);
-	g_autofree char *delay = g_key_file_get_value(kf, GROUP_POLICY, "reboot-delay", NULL);
-	guint64 seconds = 0;
 
 	if (!take_boolean(kf, GROUP_POLICY, "allow-downgrade", &config->allow_downgrade, error) ||
-			!take_boolean(kf, GROUP_POLICY, "result-file", &config->result_file, error))
+			!take_seconds(kf, GROUP_POLICY, "reboot-delay", MAX_REBOOT_DELAY,
+					&config->reboot_delay, error) ||
+			!take_argv(kf, GROUP_POLICY, "reboot-command", &config->reboot_command,
+					error))
 		return FALSE;
 	if (reboot != NULL && strcmp(reboot, "after-install") == 0)
 		config->reboot = OSTICK_REBOOT_AFTER_INSTALL;
 	else if (reboot != NULL && strcmp(reboot, "never") != 0)
 		return ostick_throw_usage(error, "[policy] reboot must be never or after-install");
-	if (delay != NULL) {
-		if (!g_ascii_string_to_unsigned(delay, 10, 0, MAX_REBOOT_DELAY, &seconds, NULL))
-			return ostick_throw_usage(error, "[policy] reboot-delay must be 0..%d",
-					MAX_REBOOT_DELAY);
-		config->reboot_delay = (guint)seconds;
-	}
 	return TRUE;
 }
 
@@ -127,7 +174,8 @@ ostick_config_load(const char *path, gboolean must_exist, GError **error)
 	}
 	if (!check_known_keys(kf, GROUP_DEVICE, device_keys, error) ||
 			!check_known_keys(kf, GROUP_POLICY, policy_keys, error) ||
-			!read_policy(kf, config, error)) {
+			!check_known_keys(kf, GROUP_USB, usb_keys, error) ||
+			!read_policy(kf, config, error) || !read_usb(kf, config, error)) {
 		g_prefix_error(error, "config %s: ", path);
 		return NULL;
 	}

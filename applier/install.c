@@ -27,6 +27,8 @@ ostick_outcome_name(OstickOutcome outcome)
 		return "already-installed";
 	case OSTICK_OUTCOME_VERIFIED:
 		return "verified";
+	case OSTICK_OUTCOME_APPLICABLE:
+		return "applicable";
 	default:
 		return "failed";
 	}
@@ -75,6 +77,7 @@ note_manifest(Run *run, const OstickManifest *m)
 	run->result->to_version = g_strdup(m->version);
 	run->result->ref = g_strdup(m->ref);
 	run->result->compatible = g_strdup(m->compatible);
+	run->result->target_timestamp = m->target_timestamp;
 }
 
 /* Signature first, then the manifest, then whether it fits: all before any write. */
@@ -164,6 +167,10 @@ run_pipeline(Run *run, int fd, GError **error)
 		run->result->outcome = OSTICK_OUTCOME_ALREADY_INSTALLED;
 		return TRUE;
 	}
+	if (run->options->probe_only) {
+		run->result->outcome = OSTICK_OUTCOME_APPLICABLE;
+		return TRUE;
+	}
 	sb = ostick_bundle_reader_read_superblock(run->reader, error);
 	if (sb == NULL)
 		return FALSE;
@@ -185,12 +192,13 @@ ostick_install(int fd, const OstickInstallOptions *options, OstickInstallResult 
 {
 	Run run = { options, result, NULL, NULL, g_get_monotonic_time(), cancellable };
 	g_autoptr(GError) local_error = NULL;
+	gboolean writes = !options->verify_only && !options->probe_only;
 	gboolean ok;
 
 	g_return_val_if_fail(options->keyring != NULL, FALSE);
 	result->outcome = OSTICK_OUTCOME_FAILED;
-	run.device = ostick_device_open(options->sysroot, options->os, !options->verify_only,
-			cancellable, error);
+
+	run.device = ostick_device_open(options->sysroot, options->os, writes, cancellable, error);
 	if (run.device == NULL)
 		return FALSE;
 	note_device(&run);
@@ -198,7 +206,7 @@ ostick_install(int fd, const OstickInstallOptions *options, OstickInstallResult 
 	if (run.reader != NULL)
 		result->bytes_read = ostick_bundle_reader_get_bytes_read(run.reader);
 	result->duration_us = g_get_monotonic_time() - run.start_us;
-	if (options->record && !options->verify_only)
+	if (options->record && writes)
 		ostick_state_record(run.device, result, local_error);
 	if (ok)
 		emit_stage(&run, OSTICK_STAGE_DONE);

@@ -14,6 +14,7 @@ typedef enum {
 	OSTICK_OUTCOME_INSTALLED,
 	OSTICK_OUTCOME_ALREADY_INSTALLED,
 	OSTICK_OUTCOME_VERIFIED, /* verify only: everything checked, it would install */
+	OSTICK_OUTCOME_APPLICABLE, /* probe only: signature and fit checked, payload not read */
 } OstickOutcome;
 
 typedef struct {
@@ -24,6 +25,7 @@ typedef struct {
 	gboolean allow_downgrade;
 	gboolean no_deploy;   /* apply and set the ref, but do not deploy */
 	gboolean verify_only; /* read and check everything, write nothing, take no lock */
+	gboolean probe_only;  /* stop after the signature and fit checks (implies verify_only) */
 	gboolean record;      /* keep the outcome for `status` (var/lib/ostick/last-result) */
 	OstickProgressFunc progress;
 	gpointer progress_data;
@@ -38,6 +40,7 @@ typedef struct {
 	char *to_commit;
 	char *ref;
 	char *compatible;
+	guint64 target_timestamp;
 	guint64 bytes_read;
 	guint64 peak_staging;
 	gint64 duration_us;

@@ -17,6 +17,8 @@ static const Command commands[] = {
 	{ "install", cmd_install, "Verify, apply and deploy a bundle (a path, - or --fd N)" },
 	{ "verify", cmd_verify, "Check a bundle fits this device and is intact; change nothing" },
 	{ "status", cmd_status, "Show deployments, versions and the last result" },
+	{ "usb", cmd_usb, "Install from a stick: what the udev rule's unit runs" },
+	{ "monitor", cmd_monitor, "Watch for sticks with libudev (systems without systemd)" },
 };
 
 static void
