@@ -33,6 +33,7 @@ endif
 UDEVDIR ?= $(shell $(PKG_CONFIG) --variable=udevdir udev 2>/dev/null || echo /lib/udev)
 UNITDIR ?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 
+OSTICK_VERSION := 0.1.0
 WARNINGS := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wmissing-declarations -Wpointer-arith -Wundef -Wvla -Wwrite-strings -Wcast-align \
 	-Wno-unused-parameter -Wno-missing-field-initializers \
@@ -41,7 +42,6 @@ DEFINES := -D_GNU_SOURCE -DGLIB_VERSION_MIN_REQUIRED=GLIB_VERSION_2_74 \
 	-DGLIB_VERSION_MAX_ALLOWED=GLIB_VERSION_2_74 -DOPENSSL_API_COMPAT=30000 \
 	-DOPENSSL_NO_DEPRECATED -DOSTICK_SYSCONFDIR='"$(SYSCONFDIR)"' \
 	-DOSTICK_VERSION='"$(OSTICK_VERSION)"'
-OSTICK_VERSION := 0.1.0
 
 OPTFLAGS ?= -O2 -g
 ifneq ($(SANITIZE),)

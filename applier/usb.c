@@ -29,6 +29,7 @@ typedef struct {
 	GCancellable *cancellable;
 	GPtrArray *candidates; /* Candidate */
 	GError *worst;         /* the most serious refusal, if nothing applies */
+	gboolean current;      /* an authentic bundle for this device is installed or older */
 } Handler;
 
 static void
@@ -136,6 +137,7 @@ static void
 remember_refusal(Handler *h, GError *error)
 {
 	if (severity(error) == 0) {
+		h->current = TRUE;
 		g_error_free(error);
 		return;
 	}
@@ -179,8 +181,10 @@ probe(Handler *h, Candidate *c)
 		c->probe.outcome = OSTICK_OUTCOME_FAILED;
 		return;
 	}
-	if (c->probe.outcome == OSTICK_OUTCOME_ALREADY_INSTALLED)
+	if (c->probe.outcome == OSTICK_OUTCOME_ALREADY_INSTALLED) {
+		h->current = TRUE;
 		note(h, c->name, "already installed");
+	}
 	else
 		log_message(h, 6, "%s: applicable: %s %s", c->name, c->probe.os,
 				c->probe.to_version);
@@ -258,9 +262,13 @@ install_best(Handler *h, GError **error)
 {
 	Candidate *best = choose(h);
 
+	/* Up to date if an authentic bundle for this device is installed (or older): other
+	 * files on the stick are then only notes. Otherwise the worst refusal is the outcome. */
 	if (best == NULL) {
-		h->result->outcome = h->worst ? OSTICK_USB_FAILED : OSTICK_USB_UP_TO_DATE;
-		if (h->worst == NULL)
+		gboolean up_to_date = h->current || h->worst == NULL;
+
+		h->result->outcome = up_to_date ? OSTICK_USB_UP_TO_DATE : OSTICK_USB_FAILED;
+		if (up_to_date)
 			return TRUE;
 		g_propagate_prefixed_error(error, g_steal_pointer(&h->worst),
 				"no applicable bundle on the stick: ");
@@ -381,7 +389,7 @@ gboolean
 ostick_usb_handle(const char *device, const OstickUsbOptions *options, OstickUsbResult *result,
 	GCancellable *cancellable, GError **error)
 {
-	Handler h = { options, result, cancellable, NULL, NULL };
+	Handler h = { options, result, cancellable, NULL, NULL, FALSE };
 	g_autoptr(OstickStick) stick = NULL;
 	g_autoptr(OstickMount) mount = NULL;
 	g_autofree char *parent = mount_parent();
