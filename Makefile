@@ -44,7 +44,11 @@ DEFINES := -D_GNU_SOURCE -DGLIB_VERSION_MIN_REQUIRED=GLIB_VERSION_2_74 \
 	-DOSTICK_VERSION='"$(OSTICK_VERSION)"'
 
 OPTFLAGS ?= -O2 -g
-ifneq ($(SANITIZE),)
+ifeq ($(SANITIZE),fuzz)
+OPTFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all
+SAN_LDFLAGS := -fsanitize=fuzzer,address,undefined
+else ifneq ($(SANITIZE),)
 OPTFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 SAN_LDFLAGS := -fsanitize=address,undefined
 endif
@@ -88,7 +92,7 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILDDIR)/tests/helpers/%,$(HELPER
 UNIT_DEPS := $(wildcard tests/unit/*.h)
 
 .PHONY: all tests check check-unit check-integration asan demo install uninstall clean help \
-	format format-check deps-build deps-check deps-demo
+	format format-check deps-build deps-check deps-demo deps-fuzz fuzz fuzz-bins
 .DEFAULT_GOAL := all
 
 ## all: build ostick-bundle and ostick-apply (default)
@@ -133,7 +137,21 @@ $(BUILDDIR)/tests/helpers/%: $(BUILDDIR)/tests/helpers/%.o $(LIBAPPLIER) $(LIBBU
 ## tests: build the unit-test and helper binaries
 tests: all $(UNIT_BINS) $(HELPER_BINS)
 
-deps-build deps-check deps-demo:
+FUZZ_TARGETS := manifest sigblock superblock reader
+FUZZ_BINS := $(patsubst %,$(BUILDDIR)/fuzz/fuzz-%,$(FUZZ_TARGETS))
+FUZZ_SECONDS ?= 60
+$(BUILDDIR)/fuzz/fuzz-%: $(BUILDDIR)/tests/fuzz/fuzz-%.o $(LIBCOMMON)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
+$(BUILDDIR)/tests/fuzz/%.o: ALL_CFLAGS += -Itests/fuzz
+fuzz-bins: $(FUZZ_BINS)
+
+## fuzz: libFuzzer targets (clang, ASan+UBSan, build-fuzz/), each run FUZZ_SECONDS (default 60)
+fuzz: deps-fuzz
+	$(Q)$(MAKE) --no-print-directory BUILDDIR=build-fuzz CC=clang SANITIZE=fuzz fuzz-bins
+	$(Q)OSTICK_SRCDIR=$(CURDIR) tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+deps-build deps-check deps-demo deps-fuzz:
 	@scripts/deps.sh $(patsubst deps-%,%,$@)
 
 ## check: build with -Werror and run every test under prove (installs missing packages as root)
@@ -177,7 +195,8 @@ uninstall:
 		rm -f $(DESTDIR)$(UDEVDIR)/rules.d/$$(basename $$f .in); done
 	for f in $(wildcard udev-rules/*.service.in); do rm -f $(DESTDIR)$(UNITDIR)/$$(basename $$f .in); done
 
-FORMAT_SRCS = $(wildcard common/*.[ch] bundler/*.[ch] applier/*.[ch] tests/unit/*.[ch] tests/helpers/*.[ch])
+FORMAT_SRCS = $(wildcard common/*.[ch] bundler/*.[ch] applier/*.[ch] tests/unit/*.[ch] \
+	tests/helpers/*.[ch] tests/fuzz/*.[ch])
 ## format: reformat the C sources with clang-format
 format:
 	clang-format -i $(FORMAT_SRCS)
@@ -187,10 +206,13 @@ format-check:
 
 ## clean: remove build directories and demo output
 clean:
-	rm -rf build build-asan demo-work
+	rm -rf build build-asan build-fuzz demo-work
 
 ## help: list the targets
 help:
 	@sed -n 's/^## //p' $(MAKEFILE_LIST)
 
 -include $(shell find $(BUILDDIR) -name '*.d' 2>/dev/null)
+
+# Keep intermediate objects (fuzz and test objects are built through pattern chains).
+.SECONDARY:

@@ -236,7 +236,7 @@ ostick_bundle_reader_verify(OstickBundleReader *reader, const OstickKeyring *key
 		return FALSE;
 	data = g_bytes_get_data(reader->manifest_bytes, &len);
 	/* FORMAT.md §7: the signature is checked before the manifest text is parsed at all. */
-	if (!ostick_keyring_verify(keyring, (const OstickSignature *)reader->signatures->data,
+	if (!ostick_keyring_verify(keyring, &g_array_index(reader->signatures, OstickSignature, 0),
 			    reader->signatures->len, data, len, &reader->signer_ids, error))
 		return fail(reader, error);
 	reader->verified = TRUE;

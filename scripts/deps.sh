@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install (as root on Debian/Ubuntu) or name (otherwise) the packages a make target needs.
-# usage: scripts/deps.sh [--list] build|check|demo|e2e|bench
+# usage: scripts/deps.sh [--list] build|check|demo|fuzz|e2e|bench
 #   --list only prints the target's package list (for CI's apt-get install line).
 # Exit status: 0 everything present (or just installed), 1 something is missing.
 set -eu
@@ -17,6 +17,7 @@ BUILD_PKGS="make gcc libc6-dev pkg-config libglib2.0-dev libostree-dev libarchiv
 # sysroot images; udevadm and systemd-analyze check the rule and units.
 CHECK_PKGS="$BUILD_PKGS ostree openssl tar xz-utils zstd xxd perl util-linux mount
 	e2fsprogs dosfstools exfatprogs udev systemd clang-format python3"
+FUZZ_PKGS="$BUILD_PKGS clang libclang-rt-14-dev tar"
 DEMO_PKGS="$BUILD_PKGS ostree e2fsprogs util-linux mount"
 E2E_PKGS="$CHECK_PKGS debootstrap qemu-system-x86 qemu-utils u-boot-qemu u-boot-tools
 	syslinux-common extlinux parted python3"
@@ -26,9 +27,10 @@ case "${1:-build}" in
 build) want=$BUILD_PKGS ;;
 check) want=$CHECK_PKGS ;;
 demo) want=$DEMO_PKGS ;;
+fuzz) want=$FUZZ_PKGS ;;
 e2e) want=$E2E_PKGS ;;
 bench) want=$BENCH_PKGS ;;
-*) echo "usage: $0 build|check|demo|e2e|bench" >&2; exit 2 ;;
+*) echo "usage: $0 build|check|demo|fuzz|e2e|bench" >&2; exit 2 ;;
 esac
 
 if [ -n "$list_only" ]; then
