@@ -12,7 +12,7 @@
 #define PART_GROUP_PREFIX "part."
 
 /* Required features this reader implements (FORMAT.md §3.4). None yet in format 1. */
-static const char *const known_features[] = { NULL };
+static const char *const known_features[] = {NULL};
 
 OstickManifest *
 ostick_manifest_new(void)
@@ -69,20 +69,23 @@ ostick_part_member_name(guint index)
 	return g_strdup_printf(OSTICK_MEMBER_PART_PREFIX "%u", index);
 }
 
-/* Non-empty, at most @max bytes, no control characters (they would corrupt logs and UIs). */
+/* Non-empty, at most @max bytes, UTF-8, no control characters (they would corrupt logs and
+ * UIs). */
 static gboolean
 check_text(const char *key, const char *value, gsize max, GError **error)
 {
 	if (value == NULL || value[0] == '\0')
 		return ostick_throw(error, OSTICK_ERROR_FORMAT, "%s: missing or empty", key);
 	if (strlen(value) > max)
-		return ostick_throw(error, OSTICK_ERROR_FORMAT, "%s: longer than %zu bytes", key, max);
+		return ostick_throw(
+			error, OSTICK_ERROR_FORMAT, "%s: longer than %zu bytes", key, max);
 	if (!g_utf8_validate(value, -1, NULL))
 		return ostick_throw(error, OSTICK_ERROR_FORMAT, "%s: not UTF-8", key);
-	for (const char *p = value; *p; p++) {
-		if ((guchar)*p < 0x20 || *p == 0x7f)
+	/* C0, DEL and C1 (U+0080..U+009F: NEL, CSI) alike: a terminal acts on all of them. */
+	for (const char *p = value; *p; p = g_utf8_next_char(p)) {
+		if (g_unichar_iscntrl(g_utf8_get_char(p)))
 			return ostick_throw(error, OSTICK_ERROR_FORMAT,
-					"%s: contains a control character", key);
+				"%s: contains a control character", key);
 	}
 	return TRUE;
 }
@@ -94,11 +97,12 @@ check_os_name(const char *os, GError **error)
 	if (!check_text("os", os, OSTICK_OS_MAX_LEN, error))
 		return FALSE;
 	if (!g_ascii_isalnum(os[0]))
-		return ostick_throw(error, OSTICK_ERROR_FORMAT, "os: must start with a letter or digit");
+		return ostick_throw(
+			error, OSTICK_ERROR_FORMAT, "os: must start with a letter or digit");
 	for (const char *p = os; *p; p++) {
 		if (!g_ascii_isalnum(*p) && *p != '.' && *p != '_' && *p != '-')
 			return ostick_throw(error, OSTICK_ERROR_FORMAT,
-					"os: only letters, digits, '.', '_' and '-' allowed");
+				"os: only letters, digits, '.', '_' and '-' allowed");
 	}
 	return TRUE;
 }
@@ -109,8 +113,8 @@ check_features(GStrv features, GError **error)
 	for (guint i = 0; features != NULL && features[i] != NULL; i++) {
 		if (!g_strv_contains(known_features, features[i]))
 			return ostick_throw(error, OSTICK_ERROR_VERSION,
-					"required feature '%s' is not supported by this reader",
-					features[i]);
+				"required feature '%s' is not supported by this reader",
+				features[i]);
 	}
 	return TRUE;
 }
@@ -121,17 +125,17 @@ check_member(const char *name, const OstickMember *member, guint64 max_size,
 {
 	if (member->size == 0 || member->size > max_size)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT,
-				"%s: size %" G_GUINT64_FORMAT " outside 1..%" G_GUINT64_FORMAT, name,
-				member->size, max_size);
+			"%s: size %" G_GUINT64_FORMAT " outside 1..%" G_GUINT64_FORMAT, name,
+			member->size, max_size);
 	if (!ostick_is_sha256_hex(member->sha256))
-		return ostick_throw(error, OSTICK_ERROR_FORMAT, "%s: sha256 is not 64 hex digits",
-				name);
+		return ostick_throw(
+			error, OSTICK_ERROR_FORMAT, "%s: sha256 is not 64 hex digits", name);
 	if (member->encoding == NULL)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT, "%s: no encoding", name);
 	if (!g_strv_contains(encodings, member->encoding))
 		return ostick_throw(error, OSTICK_ERROR_VERSION,
-				"%s: encoding '%s' is not supported by this reader", name,
-				member->encoding);
+			"%s: encoding '%s' is not supported by this reader", name,
+			member->encoding);
 	if (member->decoded_size > OSTICK_PART_MAX_SIZE)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT, "%s: decoded-size too large", name);
 	return TRUE;
@@ -145,7 +149,8 @@ check_commits(const OstickManifest *manifest, GError **error)
 	if (manifest->base[0] != '\0' && !ostick_is_sha256_hex(manifest->base))
 		return ostick_throw(error, OSTICK_ERROR_FORMAT, "base: not a commit checksum");
 	if (strcmp(manifest->base, manifest->target) == 0)
-		return ostick_throw(error, OSTICK_ERROR_FORMAT, "base and target are the same commit");
+		return ostick_throw(
+			error, OSTICK_ERROR_FORMAT, "base and target are the same commit");
 	return TRUE;
 }
 
@@ -157,20 +162,20 @@ check_identity(const OstickManifest *manifest, GError **error)
 
 	if (manifest->format != OSTICK_FORMAT_VERSION)
 		return ostick_throw(error, OSTICK_ERROR_VERSION,
-				"bundle format %u not supported (this reader knows %d)",
-				manifest->format, OSTICK_FORMAT_VERSION);
+			"bundle format %u not supported (this reader knows %d)", manifest->format,
+			OSTICK_FORMAT_VERSION);
 	if (!check_features(manifest->required_features, error))
 		return FALSE;
 	if (manifest->created == NULL ||
-			(created = g_date_time_new_from_iso8601(manifest->created, NULL)) == NULL)
+		(created = g_date_time_new_from_iso8601(manifest->created, NULL)) == NULL)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT, "created: not an ISO 8601 time");
 	if (!check_text("compatible", manifest->compatible, OSTICK_COMPATIBLE_MAX_LEN, error) ||
-			!check_text("version", manifest->version, OSTICK_VERSION_MAX_LEN, error) ||
-			!check_os_name(manifest->os, error) ||
-			!check_text("ref", manifest->ref, OSTICK_REF_MAX_LEN, error))
+		!check_text("version", manifest->version, OSTICK_VERSION_MAX_LEN, error) ||
+		!check_os_name(manifest->os, error) ||
+		!check_text("ref", manifest->ref, OSTICK_REF_MAX_LEN, error))
 		return FALSE;
 	if (manifest->description != NULL &&
-			!check_text("description", manifest->description, OSTICK_TEXT_MAX_LEN, error))
+		!check_text("description", manifest->description, OSTICK_TEXT_MAX_LEN, error))
 		return FALSE;
 	if (!ostree_validate_rev(manifest->ref, &local_error))
 		return ostick_throw(error, OSTICK_ERROR_FORMAT, "ref: %s", local_error->message);
@@ -187,8 +192,8 @@ ostick_manifest_validate_identity(const OstickManifest *manifest, GError **error
 gboolean
 ostick_manifest_validate(const OstickManifest *manifest, GError **error)
 {
-	static const char *const superblock_encodings[] = { OSTICK_ENCODING_NONE, NULL };
-	static const char *const part_encodings[] = { OSTICK_ENCODING_OSTREE_XZ, NULL };
+	static const char *const superblock_encodings[] = {OSTICK_ENCODING_NONE, NULL};
+	static const char *const part_encodings[] = {OSTICK_ENCODING_OSTREE_XZ, NULL};
 
 	if (!ostick_manifest_validate_identity(manifest, error))
 		return FALSE;
@@ -196,15 +201,15 @@ ostick_manifest_validate(const OstickManifest *manifest, GError **error)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT, "install-size too large");
 	if (manifest->n_parts == 0 || manifest->n_parts > OSTICK_PARTS_MAX)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT, "parts: %u outside 1..%d",
-				manifest->n_parts, OSTICK_PARTS_MAX);
+			manifest->n_parts, OSTICK_PARTS_MAX);
 	if (!check_member("superblock", &manifest->superblock, OSTICK_SUPERBLOCK_MAX_SIZE,
-			    superblock_encodings, error))
+		    superblock_encodings, error))
 		return FALSE;
 	for (guint i = 0; i < manifest->n_parts; i++) {
 		g_autofree char *name = g_strdup_printf(PART_GROUP_PREFIX "%u", i);
 
-		if (!check_member(name, &manifest->parts[i], OSTICK_PART_MAX_SIZE, part_encodings,
-				    error))
+		if (!check_member(
+			    name, &manifest->parts[i], OSTICK_PART_MAX_SIZE, part_encodings, error))
 			return FALSE;
 	}
 	return TRUE;
@@ -235,8 +240,8 @@ write_bundle_group(GKeyFile *kf, const OstickManifest *m)
 	g_key_file_set_value(kf, GROUP_BUNDLE, "created", m->created);
 	if (m->required_features != NULL && m->required_features[0] != NULL)
 		g_key_file_set_string_list(kf, GROUP_BUNDLE, "required-features",
-				(const char *const *)m->required_features,
-				g_strv_length(m->required_features));
+			(const char *const *)m->required_features,
+			g_strv_length(m->required_features));
 	g_key_file_set_string(kf, GROUP_BUNDLE, "compatible", m->compatible);
 	g_key_file_set_string(kf, GROUP_BUNDLE, "version", m->version);
 	g_key_file_set_string(kf, GROUP_BUNDLE, "os", m->os);
@@ -266,8 +271,8 @@ ostick_manifest_serialize(const OstickManifest *manifest, GError **error)
 
 		write_member(kf, group, &manifest->parts[i], TRUE);
 	}
-	g_key_file_set_comment(kf, NULL, NULL, " ostick bundle manifest (format-spec/FORMAT.md)",
-			NULL);
+	g_key_file_set_comment(
+		kf, NULL, NULL, " ostick bundle manifest (format-spec/FORMAT.md)", NULL);
 	text = g_key_file_to_data(kf, &len, NULL);
 	return g_bytes_new_take(text, len);
 }
@@ -300,7 +305,7 @@ check_no_repeats(const char *text, GError **error)
 		}
 		if (!g_hash_table_add(seen, g_steal_pointer(&id)))
 			return ostick_throw(error, OSTICK_ERROR_FORMAT,
-					"line %u repeats a group or key", i + 1);
+				"line %u repeats a group or key", i + 1);
 	}
 	return TRUE;
 }
@@ -319,9 +324,9 @@ get_u64(GKeyFile *kf, const char *group, const char *key, gboolean required, gui
 		return ostick_throw(error, OSTICK_ERROR_FORMAT, "[%s] %s: missing", group, key);
 	}
 	if (!g_ascii_string_to_unsigned(value, 10, 0, G_MAXUINT64, out, &local_error) ||
-			(value[0] == '0' && value[1] != '\0'))
+		(value[0] == '0' && value[1] != '\0'))
 		return ostick_throw(error, OSTICK_ERROR_FORMAT, "[%s] %s: '%s' is not a number",
-				group, key, value);
+			group, key, value);
 	return TRUE;
 }
 
@@ -339,20 +344,19 @@ get_checksum(GKeyFile *kf, const char *group, const char *key, char out[OSTICK_S
 	g_autofree char *value = g_key_file_get_value(kf, group, key, NULL);
 
 	if (value == NULL || strlen(value) > OSTICK_SHA256_HEX_LEN)
-		return ostick_throw(error, OSTICK_ERROR_FORMAT, "[%s] %s: missing or too long",
-				group, key);
+		return ostick_throw(
+			error, OSTICK_ERROR_FORMAT, "[%s] %s: missing or too long", group, key);
 	g_strlcpy(out, value, OSTICK_SHA256_HEX_LEN + 1);
 	return TRUE;
 }
 
 static gboolean
-read_member(GKeyFile *kf, const char *group, OstickMember *member, gboolean is_part,
-	GError **error)
+read_member(GKeyFile *kf, const char *group, OstickMember *member, gboolean is_part, GError **error)
 {
 	if (!g_key_file_has_group(kf, group))
 		return ostick_throw(error, OSTICK_ERROR_FORMAT, "[%s]: missing", group);
 	if (!get_u64(kf, group, "size", TRUE, &member->size, error) ||
-			!get_checksum(kf, group, "sha256", member->sha256, error))
+		!get_checksum(kf, group, "sha256", member->sha256, error))
 		return FALSE;
 	member->encoding = get_string(kf, group, "encoding");
 	if (is_part && !get_u64(kf, group, "decoded-size", TRUE, &member->decoded_size, error))
@@ -372,42 +376,46 @@ read_bundle_group(GKeyFile *kf, OstickManifest *m, GError **error)
 	m->format = (guint)MIN(format, G_MAXUINT);
 	if (m->format != OSTICK_FORMAT_VERSION)
 		return ostick_throw(error, OSTICK_ERROR_VERSION,
-				"bundle format %" G_GUINT64_FORMAT " not supported (this reader knows %d)",
-				format, OSTICK_FORMAT_VERSION);
+			"bundle format %" G_GUINT64_FORMAT " not supported (this reader knows %d)",
+			format, OSTICK_FORMAT_VERSION);
 	m->created = get_string(kf, GROUP_BUNDLE, "created");
 	m->required_features =
-			g_key_file_get_string_list(kf, GROUP_BUNDLE, "required-features", NULL, NULL);
+		g_key_file_get_string_list(kf, GROUP_BUNDLE, "required-features", NULL, NULL);
 	m->compatible = get_string(kf, GROUP_BUNDLE, "compatible");
 	m->version = get_string(kf, GROUP_BUNDLE, "version");
 	m->os = get_string(kf, GROUP_BUNDLE, "os");
 	m->ref = get_string(kf, GROUP_BUNDLE, "ref");
 	m->description = get_string(kf, GROUP_BUNDLE, "description");
 	if (!get_checksum(kf, GROUP_BUNDLE, "target", m->target, error) ||
-			!get_u64(kf, GROUP_BUNDLE, "target-timestamp", TRUE, &m->target_timestamp,
-					error))
+		!get_u64(kf, GROUP_BUNDLE, "target-timestamp", TRUE, &m->target_timestamp, error))
 		return FALSE;
 	if (g_key_file_has_key(kf, GROUP_BUNDLE, "base", NULL) &&
-			!get_checksum(kf, GROUP_BUNDLE, "base", m->base, error))
+		!get_checksum(kf, GROUP_BUNDLE, "base", m->base, error))
 		return FALSE;
 	return TRUE;
 }
 
-/* A [part.N] group with N >= parts means the manifest disagrees with itself. */
+/* A [part.N] group with N >= parts, or N not in canonical decimal, means the manifest
+ * disagrees with itself. */
 static gboolean
 check_no_extra_parts(GKeyFile *kf, guint n_parts, GError **error)
 {
 	g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
 
 	for (guint i = 0; groups[i] != NULL; i++) {
+		const char *suffix = groups[i] + strlen(PART_GROUP_PREFIX);
+		g_autofree char *canonical = NULL;
 		guint64 index;
 
 		if (!g_str_has_prefix(groups[i], PART_GROUP_PREFIX))
 			continue;
-		if (!g_ascii_string_to_unsigned(groups[i] + strlen(PART_GROUP_PREFIX), 10, 0,
-				    G_MAXUINT64, &index, NULL) ||
-				index >= n_parts)
+		/* [part.01] would name part 1 a second way: only canonical decimal is a part. */
+		if (!g_ascii_string_to_unsigned(suffix, 10, 0, G_MAXUINT64, &index, NULL) ||
+			index >= n_parts ||
+			g_strcmp0(suffix,
+				canonical = g_strdup_printf("%" G_GUINT64_FORMAT, index)) != 0)
 			return ostick_throw(error, OSTICK_ERROR_FORMAT,
-					"[%s]: no such part (parts=%u)", groups[i], n_parts);
+				"[%s]: no such part (parts=%u)", groups[i], n_parts);
 	}
 	return TRUE;
 }
@@ -418,11 +426,11 @@ read_payload(GKeyFile *kf, OstickManifest *m, GError **error)
 	guint64 n_parts = 0;
 
 	if (!get_u64(kf, GROUP_PAYLOAD, "parts", TRUE, &n_parts, error) ||
-			!get_u64(kf, GROUP_PAYLOAD, "install-size", TRUE, &m->install_size, error))
+		!get_u64(kf, GROUP_PAYLOAD, "install-size", TRUE, &m->install_size, error))
 		return FALSE;
 	if (n_parts == 0 || n_parts > OSTICK_PARTS_MAX)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT,
-				"parts: %" G_GUINT64_FORMAT " outside 1..%d", n_parts, OSTICK_PARTS_MAX);
+			"parts: %" G_GUINT64_FORMAT " outside 1..%d", n_parts, OSTICK_PARTS_MAX);
 	if (!read_member(kf, GROUP_SUPERBLOCK, &m->superblock, FALSE, error))
 		return FALSE;
 	ostick_manifest_set_n_parts(m, (guint)n_parts);
@@ -446,7 +454,7 @@ ostick_manifest_parse(const guint8 *data, gsize len, GError **error)
 	g_return_val_if_fail(data != NULL || len == 0, NULL);
 	if (len == 0 || len > OSTICK_MANIFEST_MAX_SIZE) {
 		ostick_throw(error, OSTICK_ERROR_FORMAT, "manifest: %zu bytes (allowed 1..%d)", len,
-				OSTICK_MANIFEST_MAX_SIZE);
+			OSTICK_MANIFEST_MAX_SIZE);
 		return NULL;
 	}
 	if (memchr(data, '\0', len) != NULL || !g_utf8_validate((const char *)data, len, NULL)) {
@@ -461,7 +469,7 @@ ostick_manifest_parse(const guint8 *data, gsize len, GError **error)
 		return NULL;
 	}
 	if (!read_bundle_group(kf, manifest, error) || !read_payload(kf, manifest, error) ||
-			!ostick_manifest_validate(manifest, error)) {
+		!ostick_manifest_validate(manifest, error)) {
 		g_prefix_error(error, "manifest: ");
 		return NULL;
 	}

@@ -62,8 +62,14 @@ read_file_bytes(const char *path, GBytes **out_bytes, GError **error)
 	g_autofree char *contents = NULL;
 	gsize len = 0;
 
-	if (!g_file_get_contents(path, &contents, &len, error))
+	g_autoptr(GError) file_error = NULL;
+
+	/* G_IO_ERROR like every other syscall failure (ostick-error.h). */
+	if (!g_file_get_contents(path, &contents, &len, &file_error)) {
+		g_set_error_literal(error, G_IO_ERROR, g_io_error_from_file_error(file_error->code),
+			file_error->message);
 		return FALSE;
+	}
 	*out_bytes = g_bytes_new_take(g_steal_pointer(&contents), len);
 	return TRUE;
 }
@@ -80,17 +86,17 @@ ostick_key_get_algorithm(EVP_PKEY *key, OstickSigAlgorithm *out_algorithm, GErro
 		return TRUE;
 	case EVP_PKEY_EC:
 		if (EVP_PKEY_get_group_name(key, group, sizeof group, NULL) == 1 &&
-				(strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0)) {
+			(strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0)) {
 			*out_algorithm = OSTICK_SIG_ALG_ECDSA_P256_SHA256;
 			return TRUE;
 		}
 		return ostick_throw(error, OSTICK_ERROR_KEY,
-				"EC key on curve %s is not supported (use P-256 or Ed25519)",
-				group[0] ? group : "(unknown)");
+			"EC key on curve %s is not supported (use P-256 or Ed25519)",
+			group[0] ? group : "(unknown)");
 	default:
 		return ostick_throw(error, OSTICK_ERROR_KEY,
-				"%s keys are not supported (use Ed25519 or ECDSA P-256)",
-				EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "these");
+			"%s keys are not supported (use Ed25519 or ECDSA P-256)",
+			EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "these");
 	}
 }
 
@@ -113,10 +119,10 @@ ostick_key_load_private(const char *path, GError **error)
 
 		if (wanted_passphrase)
 			ostick_throw(error, OSTICK_ERROR_KEY,
-					"%s: encrypted private keys are not supported", path);
+				"%s: encrypted private keys are not supported", path);
 		else
 			ostick_throw(error, OSTICK_ERROR_KEY, "%s: not a PEM private key (%s)",
-					path, why);
+				path, why);
 		return NULL;
 	}
 	if (!ostick_key_get_algorithm(key, &algorithm, error)) {
@@ -130,10 +136,16 @@ ostick_key_load_private(const char *path, GError **error)
 static gboolean
 parse_public_keys(GBytes *pem, GPtrArray *out, GError **error)
 {
-	g_autoptr(BIO) bio = BIO_new_mem_buf(g_bytes_get_data(pem, NULL), (int)g_bytes_get_size(pem));
+	g_autoptr(BIO) bio =
+		BIO_new_mem_buf(g_bytes_get_data(pem, NULL), (int)g_bytes_get_size(pem));
+
+	gboolean wanted_passphrase = FALSE;
 
 	for (;;) {
-		EVP_PKEY *key = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+		/* Without a callback OpenSSL would prompt on the terminal for an encrypted
+		 * private key found here: a keyring never asks, it skips the file. */
+		EVP_PKEY *key =
+			PEM_read_bio_PUBKEY(bio, NULL, no_passphrase_cb, &wanted_passphrase);
 
 		if (key == NULL)
 			break;
@@ -160,7 +172,7 @@ ostick_key_load_public(const char *path, GError **error)
 	if (!read_file_bytes(path, &pem, error))
 		return NULL;
 	if (!parse_public_keys(pem, keys, error) ||
-			!ostick_key_get_algorithm(keys->pdata[0], &algorithm, error)) {
+		!ostick_key_get_algorithm(keys->pdata[0], &algorithm, error)) {
 		g_prefix_error(error, "%s: ", path);
 		return NULL;
 	}
@@ -187,8 +199,7 @@ ostick_key_get_id(EVP_PKEY *key, guint8 out_id[OSTICK_KEY_ID_LEN], GError **erro
 
 /* ECDSA: OpenSSL speaks DER; the signature block stores fixed-size r||s (IEEE P1363). */
 static gboolean
-ecdsa_der_to_raw(const guint8 *der, gsize der_len, guint8 out[OSTICK_SIG_VALUE_LEN],
-	GError **error)
+ecdsa_der_to_raw(const guint8 *der, gsize der_len, guint8 out[OSTICK_SIG_VALUE_LEN], GError **error)
 {
 	const unsigned char *p = der;
 	g_autoptr(ECDSA_SIG) sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
@@ -198,7 +209,7 @@ ecdsa_der_to_raw(const guint8 *der, gsize der_len, guint8 out[OSTICK_SIG_VALUE_L
 		return ostick_throw(error, OSTICK_ERROR_SIGNATURE, "malformed ECDSA signature");
 	ECDSA_SIG_get0(sig, &r, &s);
 	if (BN_bn2binpad(r, out, P256_SCALAR_LEN) != P256_SCALAR_LEN ||
-			BN_bn2binpad(s, out + P256_SCALAR_LEN, P256_SCALAR_LEN) != P256_SCALAR_LEN)
+		BN_bn2binpad(s, out + P256_SCALAR_LEN, P256_SCALAR_LEN) != P256_SCALAR_LEN)
 		return ostick_throw(error, OSTICK_ERROR_SIGNATURE, "ECDSA signature too large");
 	return TRUE;
 }
@@ -237,16 +248,16 @@ ostick_sign(EVP_PKEY *private_key, const guint8 *msg, gsize len, OstickSignature
 	GError **error)
 {
 	g_autoptr(EVP_MD_CTX) ctx = EVP_MD_CTX_new();
-	OstickSignature sig = { 0 };
+	OstickSignature sig = {0};
 	guint8 buf[128];
 	size_t buf_len = sizeof buf;
 
 	g_return_val_if_fail(private_key != NULL && out_sig != NULL, FALSE);
 	if (!ostick_key_get_algorithm(private_key, &sig.algorithm, error) ||
-			!ostick_key_get_id(private_key, sig.key_id, error))
+		!ostick_key_get_id(private_key, sig.key_id, error))
 		return FALSE;
 	if (EVP_DigestSignInit(ctx, NULL, digest_for(sig.algorithm), NULL, private_key) != 1 ||
-			EVP_DigestSign(ctx, buf, &buf_len, msg, len) != 1) {
+		EVP_DigestSign(ctx, buf, &buf_len, msg, len) != 1) {
 		g_autofree char *why = openssl_error_text();
 
 		return ostick_throw(error, OSTICK_ERROR_KEY, "signing failed: %s", why);
@@ -276,16 +287,16 @@ ostick_signature_verify(EVP_PKEY *public_key, const OstickSignature *sig, const 
 		return FALSE;
 	if (key_algorithm != sig->algorithm)
 		return ostick_throw(error, OSTICK_ERROR_SIGNATURE,
-				"signature algorithm %s does not match the %s key",
-				ostick_sig_algorithm_name(sig->algorithm) ?: "(unknown)",
-				ostick_sig_algorithm_name(key_algorithm));
+			"signature algorithm %s does not match the %s key",
+			ostick_sig_algorithm_name(sig->algorithm) ?: "(unknown)",
+			ostick_sig_algorithm_name(key_algorithm));
 	if (sig->algorithm == OSTICK_SIG_ALG_ECDSA_P256_SHA256) {
 		if (!ecdsa_raw_to_der(sig->value, &der, error))
 			return FALSE;
 		value = g_bytes_get_data(der, &value_len);
 	}
 	if (EVP_DigestVerifyInit(ctx, NULL, digest_for(sig->algorithm), NULL, public_key) != 1 ||
-			EVP_DigestVerify(ctx, value, value_len, msg, len) != 1) {
+		EVP_DigestVerify(ctx, value, value_len, msg, len) != 1) {
 		ERR_clear_error();
 		return ostick_throw(error, OSTICK_ERROR_SIGNATURE, "signature does not verify");
 	}
@@ -294,8 +305,7 @@ ostick_signature_verify(EVP_PKEY *public_key, const OstickSignature *sig, const 
 
 /* Creates @path exclusively with @mode and writes @key to it, private or public. */
 static gboolean
-write_key_file(const char *path, mode_t mode, EVP_PKEY *key, gboolean private_part,
-	GError **error)
+write_key_file(const char *path, mode_t mode, EVP_PKEY *key, gboolean private_part, GError **error)
 {
 	g_auto(OstickFd) fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	g_autoptr(BIO) bio = NULL;
@@ -355,9 +365,9 @@ keyring_add_file(OstickKeyring *keyring, const char *path, const char *name)
 	g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func((GDestroyNotify)EVP_PKEY_free);
 
 	if (!read_file_bytes(path, &pem, &local_error) ||
-			!parse_public_keys(pem, keys, &local_error)) {
-		g_string_append_printf(keyring->skipped, "%s%s: %s", keyring->skipped->len ? "; " : "",
-				name, local_error->message);
+		!parse_public_keys(pem, keys, &local_error)) {
+		g_string_append_printf(keyring->skipped, "%s%s: %s",
+			keyring->skipped->len ? "; " : "", name, local_error->message);
 		return;
 	}
 	for (guint i = 0; i < keys->len; i++) {
@@ -368,10 +378,9 @@ keyring_add_file(OstickKeyring *keyring, const char *path, const char *name)
 
 		g_clear_error(&local_error);
 		if (!ostick_key_get_algorithm(key, &algorithm, &local_error) ||
-				!ostick_key_get_id(key, id, &local_error)) {
+			!ostick_key_get_id(key, id, &local_error)) {
 			g_string_append_printf(keyring->skipped, "%s%s: %s",
-					keyring->skipped->len ? "; " : "", name,
-					local_error->message);
+				keyring->skipped->len ? "; " : "", name, local_error->message);
 			continue;
 		}
 		ostick_hex_encode(id, sizeof id, hex);
@@ -421,8 +430,8 @@ ostick_keyring_load(const char *path, GError **error)
 	}
 	keyring = g_new0(OstickKeyring, 1);
 	keyring->path = g_strdup(path);
-	keyring->keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-			(GDestroyNotify)EVP_PKEY_free);
+	keyring->keys = g_hash_table_new_full(
+		g_str_hash, g_str_equal, g_free, (GDestroyNotify)EVP_PKEY_free);
 	keyring->skipped = g_string_new(NULL);
 	if (S_ISDIR(st.st_mode)) {
 		if (!keyring_add_dir(keyring, path, error)) {
@@ -464,8 +473,8 @@ ostick_keyring_lookup(const OstickKeyring *keyring, const guint8 key_id[OSTICK_K
 }
 
 static gboolean
-throw_untrusted(const OstickKeyring *keyring, const OstickSignature *sigs, guint n_sigs,
-	GError **error)
+throw_untrusted(
+	const OstickKeyring *keyring, const OstickSignature *sigs, guint n_sigs, GError **error)
 {
 	g_autoptr(GString) ids = g_string_new(NULL);
 
@@ -476,10 +485,10 @@ throw_untrusted(const OstickKeyring *keyring, const OstickSignature *sigs, guint
 		g_string_append_printf(ids, "%s%.16s", i ? ", " : "", hex);
 	}
 	return ostick_throw(error, OSTICK_ERROR_SIGNATURE,
-			"bundle is signed only by keys this device does not trust (key %s); "
-			"keyring %s has %u key(s)%s%s",
-			ids->str, keyring->path, g_hash_table_size(keyring->keys),
-			keyring->skipped->len ? ", skipped: " : "", keyring->skipped->str);
+		"bundle is signed only by keys this device does not trust (key %s); "
+		"keyring %s has %u key(s)%s%s",
+		ids->str, keyring->path, g_hash_table_size(keyring->keys),
+		keyring->skipped->len ? ", skipped: " : "", keyring->skipped->str);
 }
 
 gboolean
