@@ -8,13 +8,17 @@
  */
 #include "apply.h"
 
+#include "policy.h"
+
 #include "ostick-cleanup.h"
 #include "ostick-error.h"
 #include "ostick-file.h"
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct {
 	int fd;
@@ -38,7 +42,7 @@ write_chunk(const guint8 *data, gsize len, gpointer user_data, GError **error)
 	PartSink *sink = user_data;
 
 	if (g_cancellable_set_error_if_cancelled(sink->cancellable, error) ||
-			!ostick_write_all(sink->fd, data, len, error))
+		!ostick_write_all(sink->fd, data, len, error))
 		return FALSE;
 	sink->state.bytes_done += len;
 	emit(sink);
@@ -59,7 +63,7 @@ static gboolean
 classify_error(GError **error)
 {
 	if (error != NULL && *error != NULL && (*error)->domain == G_IO_ERROR &&
-			strstr((*error)->message, "min-free-space") != NULL)
+		strstr((*error)->message, "min-free-space") != NULL)
 		(*error)->domain = OSTICK_ERROR, (*error)->code = OSTICK_ERROR_NO_SPACE;
 	return FALSE;
 }
@@ -79,8 +83,8 @@ execute_staged(OstreeRepo *repo, int fd, guint index, GCancellable *cancellable,
 }
 
 static gboolean
-apply_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader,
-	const OstickSuperblock *sb, guint index, PartSink *sink, GError **error)
+apply_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader, const OstickSuperblock *sb,
+	guint index, PartSink *sink, GError **error)
 {
 	const OstickManifest *m = ostick_bundle_reader_get_manifest(reader);
 	g_autoptr(GBytes) prefix = NULL;
@@ -95,25 +99,29 @@ apply_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader,
 	sink->fd = fd;
 	sink->state.parts_done = index;
 	if (!write_bytes(fd, prefix, error) ||
-			!ostick_bundle_reader_read_part(reader, index, write_chunk, sink, error) ||
-			!write_bytes(fd, suffix, error))
+		!ostick_bundle_reader_read_part(reader, index, write_chunk, sink, error) ||
+		!write_bytes(fd, suffix, error))
 		return classify_error(error);
 	/* Only now, hash verified, may libostree see the bytes. */
 	if (fstat(fd, &st) == 0)
 		sink->options->peak_staging = MAX(sink->options->peak_staging,
-				(guint64)st.st_size + m->parts[index].decoded_size);
+			(guint64)st.st_size + m->parts[index].decoded_size);
 	return execute_staged(repo, fd, index, sink->cancellable, error);
 }
 
 static gboolean
 check_complete(OstreeRepo *repo, const char *target, GCancellable *cancellable, GError **error)
 {
-	g_autoptr(GHashTable) reachable = NULL;
+	g_autoptr(GError) local_error = NULL;
 
-	/* Every object the target reaches must now exist: no fallback, nothing forgotten. */
-	if (!ostree_repo_traverse_commit(repo, target, 0, &reachable, cancellable, error))
-		return g_prefix_error(error, "target commit incomplete after the delta: "), FALSE;
-	return TRUE;
+	/* Every object the target reaches must now exist: no fallback, nothing forgotten. A
+	 * signed delta that leaves gaps is a broken bundle. */
+	if (ostick_commit_check_complete(repo, target, cancellable, &local_error))
+		return TRUE;
+	if (g_error_matches(local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return g_propagate_error(error, g_steal_pointer(&local_error)), FALSE;
+	return ostick_throw(error, OSTICK_ERROR_CORRUPT,
+		"target commit incomplete after the delta: %s", local_error->message);
 }
 
 static gboolean
@@ -121,9 +129,9 @@ apply_all(OstreeRepo *repo, OstickBundleReader *reader, const OstickSuperblock *
 	OstickApplyOptions *options, GCancellable *cancellable, GError **error)
 {
 	const OstickManifest *m = ostick_bundle_reader_get_manifest(reader);
-	PartSink sink = { -1, options, { OSTICK_STAGE_APPLY }, cancellable };
-	g_auto(OstickFd) tmp_dfd = openat(ostree_repo_get_dfd(repo), "tmp",
-			O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	PartSink sink = {-1, options, {OSTICK_STAGE_APPLY}, cancellable};
+	g_auto(OstickFd) tmp_dfd =
+		openat(ostree_repo_get_dfd(repo), "tmp", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 
 	if (tmp_dfd < 0)
 		return ostick_throw_errno(error, "opening the repo's tmp directory");
@@ -137,11 +145,38 @@ apply_all(OstreeRepo *repo, OstickBundleReader *reader, const OstickSuperblock *
 	sink.state.parts_done = m->n_parts;
 	emit(&sink);
 	if (!ostick_bundle_reader_finish(reader, error) ||
-			!check_complete(repo, m->target, cancellable, error))
+		!check_complete(repo, m->target, cancellable, error))
 		return FALSE;
 	if (options->set_ref)
 		ostree_repo_transaction_set_ref(repo, NULL, m->ref, m->target);
 	return TRUE;
+}
+
+/* libostree keeps an aborted transaction's staging directory (tmp/staging-<boot id>-*) for the
+ * next pull of this boot to resume. A failed install must leave nothing staged, so remove every
+ * staging directory that nobody holds, taking libostree's own lock (<dir>-lock, flock) first. */
+static void
+remove_idle_staging(OstreeRepo *repo)
+{
+	g_autofree char *repo_path = g_file_get_path(ostree_repo_get_path(repo));
+	g_autofree char *tmp_path = g_build_filename(repo_path, "tmp", NULL);
+	g_autoptr(GDir) dir = g_dir_open(tmp_path, 0, NULL);
+	const char *name;
+
+	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+		g_autofree char *path = g_build_filename(tmp_path, name, NULL);
+		g_autofree char *lock_path = g_strconcat(path, "-lock", NULL);
+		g_auto(OstickFd) lock_fd = -1;
+
+		if (!g_str_has_prefix(name, "staging-") || g_str_has_suffix(name, "-lock") ||
+			!g_file_test(path, G_FILE_TEST_IS_DIR))
+			continue;
+		lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0)
+			continue; /* in use by another transaction: theirs to keep */
+		(void)ostick_rm_rf(path, NULL);
+		(void)unlink(lock_path);
+	}
 }
 
 /* libostree decompresses xz parts into an anonymous file in $TMPDIR (default /var/tmp):
@@ -156,9 +191,8 @@ point_tmpdir_at_repo(OstreeRepo *repo)
 }
 
 gboolean
-ostick_apply_delta(OstreeRepo *repo, OstickBundleReader *reader,
-	const OstickSuperblock *superblock, OstickApplyOptions *options, GCancellable *cancellable,
-	GError **error)
+ostick_apply_delta(OstreeRepo *repo, OstickBundleReader *reader, const OstickSuperblock *superblock,
+	OstickApplyOptions *options, GCancellable *cancellable, GError **error)
 {
 	const char *target = ostick_bundle_reader_get_manifest(reader)->target;
 
@@ -166,9 +200,10 @@ ostick_apply_delta(OstreeRepo *repo, OstickBundleReader *reader,
 	if (!ostree_repo_prepare_transaction(repo, NULL, cancellable, error))
 		return FALSE;
 	if (!ostree_repo_mark_commit_partial(repo, target, TRUE, error) ||
-			!apply_all(repo, reader, superblock, options, cancellable, error) ||
-			!ostree_repo_commit_transaction(repo, NULL, cancellable, error)) {
+		!apply_all(repo, reader, superblock, options, cancellable, error) ||
+		!ostree_repo_commit_transaction(repo, NULL, cancellable, error)) {
 		(void)ostree_repo_abort_transaction(repo, NULL, NULL);
+		remove_idle_staging(repo);
 		(void)ostree_repo_mark_commit_partial(repo, target, FALSE, NULL);
 		return FALSE;
 	}

@@ -17,22 +17,21 @@ void
 ostick_cli_add_device_options(GOptionContext *context, OstickDeviceOptions *o)
 {
 	GOptionEntry entries[] = {
-		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &o->config,
-			"Configuration file (default " OSTICK_DEFAULT_CONFIG ")", "FILE" },
-		{ "sysroot", 0, 0, G_OPTION_ARG_FILENAME, &o->sysroot,
-			"OSTree sysroot (default: [device] sysroot, or /)", "DIR" },
-		{ "os", 0, 0, G_OPTION_ARG_STRING, &o->os,
-			"OS name / stateroot (default: [device] os, or the booted one)", "NAME" },
-		{ "keyring", 0, 0, G_OPTION_ARG_FILENAME, &o->keyring,
+		{"config", 'c', 0, G_OPTION_ARG_FILENAME, &o->config,
+			"Configuration file (default " OSTICK_DEFAULT_CONFIG ")", "FILE"},
+		{"sysroot", 0, 0, G_OPTION_ARG_FILENAME, &o->sysroot,
+			"OSTree sysroot (default: [device] sysroot, or /)", "DIR"},
+		{"os", 0, 0, G_OPTION_ARG_STRING, &o->os,
+			"OS name / stateroot (default: [device] os, or the booted one)", "NAME"},
+		{"keyring", 0, 0, G_OPTION_ARG_FILENAME, &o->keyring,
 			"Trusted public keys (default: [device] keyring, or " OSTICK_DEFAULT_KEYRING
 			")",
-			"DIR" },
-		{ "compatible", 0, 0, G_OPTION_ARG_STRING, &o->compatible,
-			"This device's compatible string (default: [device] compatible)", "STRING" },
-		{ "allow-downgrade", 0, 0, G_OPTION_ARG_NONE, &o->allow_downgrade,
-			"Install even if older than what runs now", NULL },
-		{ NULL }
-	};
+			"DIR"},
+		{"compatible", 0, 0, G_OPTION_ARG_STRING, &o->compatible,
+			"This device's compatible string (default: [device] compatible)", "STRING"},
+		{"allow-downgrade", 0, 0, G_OPTION_ARG_NONE, &o->allow_downgrade,
+			"Install even if older than what runs now", NULL},
+		{NULL}};
 	/* GOption copies the entries (they point at @o's fields): a stack array is fine. */
 	g_option_context_add_main_entries(context, entries, NULL);
 }
@@ -49,8 +48,8 @@ override(char **field, const char *value)
 OstickConfig *
 ostick_cli_load_config(const OstickDeviceOptions *o, GError **error)
 {
-	OstickConfig *config = ostick_config_load(o->config ? o->config : OSTICK_DEFAULT_CONFIG,
-			o->config != NULL, error);
+	OstickConfig *config = ostick_config_load(
+		o->config ? o->config : OSTICK_DEFAULT_CONFIG, o->config != NULL, error);
 
 	if (config == NULL)
 		return NULL;
@@ -83,7 +82,7 @@ ostick_cli_log(OstickLogPriority priority, const char *fmt, ...)
 gboolean
 ostick_cli_progress_init(OstickCliProgress *p, const char *mode, int fd, GError **error)
 {
-	static const char *const names[] = { "auto", "tty", "json", "none" };
+	static const char *const names[] = {"auto", "tty", "json", "none"};
 
 	memset(p, 0, sizeof *p);
 	p->fd = fd >= 0 ? fd : STDOUT_FILENO;
@@ -170,19 +169,19 @@ add_int(JsonBuilder *b, const char *name, gint64 value)
 }
 
 void
-ostick_cli_progress_result(OstickCliProgress *p, const OstickInstallResult *r,
+ostick_cli_progress_result(OstickCliProgress *p, const char *outcome, const OstickInstallResult *r,
 	const GError *error)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
 	g_autofree char *text = NULL;
-	struct rusage usage = { 0 };
+	struct rusage usage = {0};
 
 	if (p->mode != OSTICK_PROGRESS_JSON)
 		return;
 	(void)getrusage(RUSAGE_SELF, &usage);
 	json_builder_begin_object(b);
 	add_string(b, "event", "result");
-	add_string(b, "outcome", ostick_outcome_name(r->outcome));
+	add_string(b, "outcome", outcome);
 	add_int(b, "exit_code", ostick_error_to_exit_code(error));
 	add_string(b, "message", error ? error->message : NULL);
 	add_string(b, "os", r->os);
@@ -213,8 +212,8 @@ log_outcome(const OstickUsbResult *r, const GError *error)
 	switch (r->outcome) {
 	case OSTICK_USB_INSTALLED:
 		ostick_cli_log(OSTICK_LOG_NOTICE, "%s: installed %s %s (%.12s) over %s from %s",
-				r->device, i->os, i->to_version, i->to_commit,
-				i->from_version ? i->from_version : "nothing", r->bundle);
+			r->device, i->os, i->to_version, i->to_commit,
+			i->from_version ? i->from_version : "nothing", r->bundle);
 		break;
 	case OSTICK_USB_UP_TO_DATE:
 		ostick_cli_log(OSTICK_LOG_NOTICE, "%s: up to date, nothing to install", r->device);
@@ -224,7 +223,7 @@ log_outcome(const OstickUsbResult *r, const GError *error)
 		break;
 	case OSTICK_USB_FAILED:
 		ostick_cli_log(OSTICK_LOG_ERROR, "%s: failed: %s", r->device,
-				error ? error->message : "unknown error");
+			error ? error->message : "unknown error");
 		break;
 	}
 }
@@ -232,11 +231,11 @@ log_outcome(const OstickUsbResult *r, const GError *error)
 static char **
 default_reboot_command(void)
 {
-	const char *systemd[] = { "systemctl", "reboot", NULL };
-	const char *plain[] = { "reboot", NULL };
+	const char *systemd[] = {"systemctl", "reboot", NULL};
+	const char *plain[] = {"reboot", NULL};
 
-	return g_strdupv((char **)(g_file_test("/run/systemd/system", G_FILE_TEST_IS_DIR) ? systemd
-											: plain));
+	return g_strdupv((
+		char **)(g_file_test("/run/systemd/system", G_FILE_TEST_IS_DIR) ? systemd : plain));
 }
 
 /* [policy] reboot=after-install: logged, delayed (so the technician can read the result), then
@@ -250,15 +249,15 @@ reboot_after_install(const OstickConfig *config, GCancellable *cancellable, GErr
 	gint status = 0;
 
 	ostick_cli_log(OSTICK_LOG_NOTICE, "rebooting in %u s ([policy] reboot=after-install): %s",
-			config->reboot_delay, command);
+		config->reboot_delay, command);
 	for (guint i = 0; i < config->reboot_delay * 10; i++) {
 		if (g_cancellable_set_error_if_cancelled(cancellable, error))
 			return FALSE;
 		g_usleep(G_USEC_PER_SEC / 10);
 	}
 	if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status,
-			    error) ||
-			!g_spawn_check_wait_status(status, error))
+		    error) ||
+		!g_spawn_check_wait_status(status, error))
 		return g_prefix_error(error, "reboot command '%s': ", command), FALSE;
 	return TRUE;
 }
@@ -268,16 +267,18 @@ ostick_cli_handle_stick(const char *device, const OstickConfig *config,
 	const OstickKeyring *keyring, OstickCliProgress *progress, GCancellable *cancellable,
 	GError **error)
 {
-	g_auto(OstickUsbResult) result = { 0 };
-	OstickUsbOptions options = { config, keyring, ostick_cli_progress_report, progress,
-		log_from_handler, NULL };
+	g_auto(OstickUsbResult) result = {0};
+	OstickUsbOptions options = {
+		config, keyring, ostick_cli_progress_report, progress, log_from_handler, NULL};
 	gboolean ok = ostick_usb_handle(device, &options, &result, cancellable, error);
 
 	ostick_cli_progress_finish(progress);
 	log_outcome(&result, ok ? NULL : *error);
-	ostick_cli_progress_result(progress, &result.install, ok ? NULL : *error);
+	/* The stick's outcome (up-to-date, nothing-found...), not only the install's. */
+	ostick_cli_progress_result(progress, ostick_usb_outcome_name(result.outcome),
+		&result.install, ok ? NULL : *error);
 	if (ok && result.outcome == OSTICK_USB_INSTALLED &&
-			config->reboot == OSTICK_REBOOT_AFTER_INSTALL)
+		config->reboot == OSTICK_REBOOT_AFTER_INSTALL)
 		return reboot_after_install(config, cancellable, error);
 	return ok;
 }

@@ -11,8 +11,8 @@
 
 G_BEGIN_DECLS
 
-typedef gboolean (*OstickCommandFunc)(int argc, char **argv, GCancellable *cancellable,
-	GError **error);
+typedef gboolean (*OstickCommandFunc)(
+	int argc, char **argv, GCancellable *cancellable, GError **error);
 
 gboolean cmd_install(int argc, char **argv, GCancellable *cancellable, GError **error);
 gboolean cmd_verify(int argc, char **argv, GCancellable *cancellable, GError **error);
@@ -62,15 +62,15 @@ typedef struct {
 } OstickCliProgress;
 
 /* Parses "auto|tty|json|none". */
-gboolean ostick_cli_progress_init(OstickCliProgress *progress, const char *mode, int fd,
-	GError **error);
+gboolean ostick_cli_progress_init(
+	OstickCliProgress *progress, const char *mode, int fd, GError **error);
 /* An OstickProgressFunc; @user_data is the OstickCliProgress. */
 void ostick_cli_progress_report(const OstickProgress *event, gpointer user_data);
 /* Ends a TTY bar line, if one is drawn. */
 void ostick_cli_progress_finish(OstickCliProgress *progress);
-/* In JSON mode, the final {"event":"result",...} line. */
-void ostick_cli_progress_result(OstickCliProgress *progress, const OstickInstallResult *result,
-	const GError *error);
+/* In JSON mode, the final {"event":"result","outcome":@outcome,...} line. */
+void ostick_cli_progress_result(OstickCliProgress *progress, const char *outcome,
+	const OstickInstallResult *result, const GError *error);
 
 /* Handles one stick as `usb` and `monitor` do: logs every step and a one-line outcome, reboots
  * afterwards if the policy says so. */

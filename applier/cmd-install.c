@@ -13,16 +13,15 @@ static int opt_progress_fd = -1;
 static int opt_fd = -1;
 
 static GOptionEntry entries[] = {
-	{ "no-deploy", 0, 0, G_OPTION_ARG_NONE, &opt_no_deploy,
-		"Apply into the repo and set the ref, but do not deploy", NULL },
-	{ "progress", 0, 0, G_OPTION_ARG_STRING, &opt_progress,
-		"auto (default), tty (bar on stderr), json (lines on stdout) or none", "MODE" },
-	{ "progress-fd", 0, 0, G_OPTION_ARG_INT, &opt_progress_fd,
-		"Write JSON progress lines to this descriptor", "N" },
-	{ "fd", 0, 0, G_OPTION_ARG_INT, &opt_fd,
-		"Read the bundle from this descriptor (instead of BUNDLE)", "N" },
-	{ NULL }
-};
+	{"no-deploy", 0, 0, G_OPTION_ARG_NONE, &opt_no_deploy,
+		"Apply into the repo and set the ref, but do not deploy", NULL},
+	{"progress", 0, 0, G_OPTION_ARG_STRING, &opt_progress,
+		"auto (default), tty (bar on stderr), json (lines on stdout) or none", "MODE"},
+	{"progress-fd", 0, 0, G_OPTION_ARG_INT, &opt_progress_fd,
+		"Write JSON progress lines to this descriptor", "N"},
+	{"fd", 0, 0, G_OPTION_ARG_INT, &opt_fd,
+		"Read the bundle from this descriptor (instead of BUNDLE)", "N"},
+	{NULL}};
 
 /* The bundle: a path, "-" (stdin) or --fd N. Read once, front to back. */
 static int
@@ -48,32 +47,32 @@ report(const OstickInstallResult *r)
 		printf("already installed: %s %s (%.12s)\n", r->os, r->to_version, r->to_commit);
 	else if (opt_no_deploy)
 		printf("applied %s %s (%.12s) into the repo, ref %s; not deployed\n", r->os,
-				r->to_version, r->to_commit, r->ref);
+			r->to_version, r->to_commit, r->ref);
 	else
 		printf("installed %s %s (%.12s) over %s; it boots at the next restart\n", r->os,
-				r->to_version, r->to_commit, from);
+			r->to_version, r->to_commit, from);
 }
 
 gboolean
 cmd_install(int argc, char **argv, GCancellable *cancellable, GError **error)
 {
 	g_autoptr(GOptionContext) context =
-			g_option_context_new("(BUNDLE | - | --fd N) - install an update bundle");
+		g_option_context_new("(BUNDLE | - | --fd N) - install an update bundle");
 	g_autoptr(OstickConfig) config = NULL;
 	g_autoptr(OstickKeyring) keyring = NULL;
-	g_auto(OstickInstallResult) result = { 0 };
+	g_auto(OstickInstallResult) result = {0};
 	g_auto(OstickFd) fd = -1;
 	OstickCliProgress progress;
-	OstickInstallOptions options = { 0 };
+	OstickInstallOptions options = {0};
 	gboolean ok;
 
 	g_option_context_add_main_entries(context, entries, NULL);
 	ostick_cli_add_device_options(context, &opt_device);
 	if (!g_option_context_parse(context, &argc, &argv, error) ||
-			!ostick_cli_progress_init(&progress, opt_progress, opt_progress_fd, error) ||
-			(config = ostick_cli_load_config(&opt_device, error)) == NULL ||
-			(fd = open_bundle(argc, argv, error)) < 0 ||
-			(keyring = ostick_keyring_load(config->keyring, error)) == NULL)
+		!ostick_cli_progress_init(&progress, opt_progress, opt_progress_fd, error) ||
+		(config = ostick_cli_load_config(&opt_device, error)) == NULL ||
+		(fd = open_bundle(argc, argv, error)) < 0 ||
+		(keyring = ostick_keyring_load(config->keyring, error)) == NULL)
 		return FALSE;
 	options = (OstickInstallOptions){
 		.sysroot = config->sysroot,
@@ -88,7 +87,8 @@ cmd_install(int argc, char **argv, GCancellable *cancellable, GError **error)
 	};
 	ok = ostick_install(fd, &options, &result, cancellable, error);
 	ostick_cli_progress_finish(&progress);
-	ostick_cli_progress_result(&progress, &result, ok ? NULL : *error);
+	ostick_cli_progress_result(
+		&progress, ostick_outcome_name(result.outcome), &result, ok ? NULL : *error);
 	if (ok)
 		report(&result);
 	return ok;

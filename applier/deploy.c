@@ -37,7 +37,7 @@ lock_sysroot(OstickDevice *device, GError **error)
 		return FALSE;
 	if (!acquired)
 		return ostick_throw(error, OSTICK_ERROR_BUSY,
-				"another update (ostick or ostree) holds the sysroot lock");
+			"another update (ostick or ostree) holds the sysroot lock");
 	device->locked = TRUE;
 	return TRUE;
 }
@@ -62,9 +62,10 @@ check_stateroot(OstickDevice *device, GError **error)
 	g_autofree char *rel = g_build_filename("ostree/deploy", device->os, NULL);
 	struct stat st;
 
-	if (fstatat(ostree_sysroot_get_fd(device->sysroot), rel, &st, 0) < 0 || !S_ISDIR(st.st_mode))
+	if (fstatat(ostree_sysroot_get_fd(device->sysroot), rel, &st, 0) < 0 ||
+		!S_ISDIR(st.st_mode))
 		return ostick_throw(error, OSTICK_ERROR_INCOMPATIBLE,
-				"this device has no OS (stateroot) named '%s'", device->os);
+			"this device has no OS (stateroot) named '%s'", device->os);
 	return TRUE;
 }
 
@@ -80,8 +81,8 @@ load_state(OstickDevice *device, const char *os, GError **error)
 		device->os = g_strdup(ostree_deployment_get_osname(booted));
 	else
 		return ostick_throw(error, OSTICK_ERROR_INCOMPATIBLE,
-				"no OS name: the sysroot is not booted; configure [device] os or "
-				"pass --os");
+			"no OS name: the sysroot is not booted; configure [device] os or "
+			"pass --os");
 	if (!check_stateroot(device, error))
 		return FALSE;
 	device->current = first_deployment_of(device->sysroot, device->os);
@@ -90,8 +91,8 @@ load_state(OstickDevice *device, const char *os, GError **error)
 }
 
 OstickDevice *
-ostick_device_open(const char *path, const char *os, gboolean lock, GCancellable *cancellable,
-	GError **error)
+ostick_device_open(
+	const char *path, const char *os, gboolean lock, GCancellable *cancellable, GError **error)
 {
 	g_autoptr(OstickDevice) device = g_new0(OstickDevice, 1);
 	g_autoptr(GFile) root = g_file_new_for_path(path);
@@ -99,14 +100,14 @@ ostick_device_open(const char *path, const char *os, gboolean lock, GCancellable
 
 	if (!g_file_test(repo_config, G_FILE_TEST_IS_REGULAR)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-				"%s is not an OSTree sysroot (no ostree/repo)", path);
+			"%s is not an OSTree sysroot (no ostree/repo)", path);
 		return NULL;
 	}
 	device->sysroot = ostree_sysroot_new(root);
 	if (!ostree_sysroot_load(device->sysroot, cancellable, error) ||
-			(lock && !lock_sysroot(device, error)) ||
-			!ostree_sysroot_get_repo(device->sysroot, &device->repo, cancellable, error) ||
-			!load_state(device, os, error))
+		(lock && !lock_sysroot(device, error)) ||
+		!ostree_sysroot_get_repo(device->sysroot, &device->repo, cancellable, error) ||
+		!load_state(device, os, error))
 		return NULL;
 	return g_steal_pointer(&device);
 }
@@ -152,7 +153,8 @@ GPtrArray *
 ostick_device_list(OstickDevice *device)
 {
 	g_autoptr(GPtrArray) deployments = ostree_sysroot_get_deployments(device->sysroot);
-	GPtrArray *infos = g_ptr_array_new_with_free_func((GDestroyNotify)ostick_deployment_info_free);
+	GPtrArray *infos =
+		g_ptr_array_new_with_free_func((GDestroyNotify)ostick_deployment_info_free);
 
 	for (guint i = 0; i < deployments->len; i++) {
 		OstreeDeployment *d = deployments->pdata[i];
@@ -218,17 +220,27 @@ ostick_device_deploy(OstickDevice *device, const OstickManifest *manifest,
 	g_autoptr(OstreeDeployment) deployment = NULL;
 	g_autofree char *bootloader = ostick_device_get_bootloader(device);
 	/* No override_kernel_argv: libostree inherits the merge deployment's arguments. */
-	OstreeSysrootDeployTreeOpts opts = { 0 };
+	OstreeSysrootDeployTreeOpts opts = {0};
 
 	if (strcmp(bootloader, "uboot") == 0 && !ensure_uboot_env(device, error))
 		return FALSE;
 	if (!ostree_sysroot_deploy_tree_with_options(device->sysroot, device->os, manifest->target,
-			    origin, device->merge, &opts, &deployment, cancellable, error))
+		    origin, device->merge, &opts, &deployment, cancellable, error))
 		return g_prefix_error(error, "deploying %.12s: ", manifest->target), FALSE;
 	/* Keeps the booted (or merge) deployment as rollback and cleans up the rest. */
 	if (!ostree_sysroot_simple_write_deployment(device->sysroot, device->os, deployment,
-			    device->merge, OSTREE_SYSROOT_SIMPLE_WRITE_DEPLOYMENT_FLAGS_NONE,
-			    cancellable, error))
+		    device->merge, OSTREE_SYSROOT_SIMPLE_WRITE_DEPLOYMENT_FLAGS_NONE, cancellable,
+		    error))
 		return g_prefix_error(error, "writing the boot configuration: "), FALSE;
 	return TRUE;
+}
+
+void
+ostick_device_discard_failed_deploy(OstickDevice *device)
+{
+	/* Reload from disk: the boot configuration on disk, not what the failed call had built,
+	 * says which deployments are live. prepare_cleanup removes every checkout and boot file
+	 * it does not reference, without pruning the repo. */
+	if (ostree_sysroot_load(device->sysroot, NULL, NULL))
+		(void)ostree_sysroot_prepare_cleanup(device->sysroot, NULL, NULL);
 }

@@ -58,4 +58,8 @@ char *ostick_device_get_bootloader(OstickDevice *device);
 gboolean ostick_device_deploy(OstickDevice *device, const OstickManifest *manifest,
 	GCancellable *cancellable, GError **error);
 
+/* After ostick_device_deploy() failed: removes the deployment checkout and boot files it may
+ * have left, so that the sysroot is as the bootloader configuration on disk says. Best effort. */
+void ostick_device_discard_failed_deploy(OstickDevice *device);
+
 G_END_DECLS

@@ -49,7 +49,7 @@ ostick_install_result_clear(OstickInstallResult *result)
 static void
 emit_stage(Run *run, OstickStage stage)
 {
-	OstickProgress progress = { .stage = stage };
+	OstickProgress progress = {.stage = stage};
 
 	if (run->options->progress == NULL)
 		return;
@@ -85,7 +85,7 @@ static gboolean
 verify_and_check(Run *run, gboolean *out_installed, GError **error)
 {
 	const OstickInstallOptions *o = run->options;
-	OstickPolicy policy = { o->compatible, o->allow_downgrade };
+	OstickPolicy policy = {o->compatible, o->allow_downgrade};
 	const OstickManifest *m;
 
 	emit_stage(run, OSTICK_STAGE_VERIFY);
@@ -115,8 +115,7 @@ read_to_end(Run *run, GError **error)
 
 	for (guint i = 0; i < m->n_parts; i++) {
 		if (g_cancellable_set_error_if_cancelled(run->cancellable, error) ||
-				!ostick_bundle_reader_read_part(run->reader, i, discard_chunk, NULL,
-						error))
+			!ostick_bundle_reader_read_part(run->reader, i, discard_chunk, NULL, error))
 			return FALSE;
 	}
 	return ostick_bundle_reader_finish(run->reader, error);
@@ -133,15 +132,15 @@ static gboolean
 apply_and_deploy(Run *run, const OstickSuperblock *sb, GError **error)
 {
 	const OstickManifest *m = ostick_bundle_reader_get_manifest(run->reader);
-	OstickApplyOptions apply = { run->options->progress, run->options->progress_data,
-		run->start_us, TRUE, 0 };
+	OstickApplyOptions apply = {
+		run->options->progress, run->options->progress_data, run->start_us, TRUE, 0};
 	g_autofree char *old_commit = NULL;
 
 	if (!ostree_repo_resolve_rev(run->device->repo, m->ref, TRUE, &old_commit, error))
 		return FALSE;
 	emit_stage(run, OSTICK_STAGE_APPLY);
-	if (!ostick_apply_delta(run->device->repo, run->reader, sb, &apply, run->cancellable,
-			    error))
+	if (!ostick_apply_delta(
+		    run->device->repo, run->reader, sb, &apply, run->cancellable, error))
 		return FALSE;
 	run->result->peak_staging = apply.peak_staging;
 	if (run->options->no_deploy)
@@ -149,6 +148,7 @@ apply_and_deploy(Run *run, const OstickSuperblock *sb, GError **error)
 	emit_stage(run, OSTICK_STAGE_DEPLOY);
 	if (!ostick_device_deploy(run->device, m, run->cancellable, error)) {
 		restore_ref(run->device->repo, m->ref, old_commit);
+		ostick_device_discard_failed_deploy(run->device);
 		return FALSE;
 	}
 	return TRUE;
@@ -190,7 +190,7 @@ gboolean
 ostick_install(int fd, const OstickInstallOptions *options, OstickInstallResult *result,
 	GCancellable *cancellable, GError **error)
 {
-	Run run = { options, result, NULL, NULL, g_get_monotonic_time(), cancellable };
+	Run run = {options, result, NULL, NULL, g_get_monotonic_time(), cancellable};
 	g_autoptr(GError) local_error = NULL;
 	gboolean writes = !options->verify_only && !options->probe_only;
 	gboolean ok;

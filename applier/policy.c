@@ -10,31 +10,31 @@
 #define STAGING_OVERHEAD (1024 * 1024)
 
 static gboolean
-check_identity(OstickDevice *device, const OstickManifest *m, const OstickPolicy *policy,
-	GError **error)
+check_identity(
+	OstickDevice *device, const OstickManifest *m, const OstickPolicy *policy, GError **error)
 {
 	if (policy->compatible == NULL)
 		return ostick_throw(error, OSTICK_ERROR_INCOMPATIBLE,
-				"this device has no compatible string configured ([device] "
-				"compatible or --compatible)");
+			"this device has no compatible string configured ([device] "
+			"compatible or --compatible)");
 	if (strcmp(m->compatible, policy->compatible) != 0)
 		return ostick_throw(error, OSTICK_ERROR_INCOMPATIBLE,
-				"bundle is for '%s', this device is '%s'", m->compatible,
-				policy->compatible);
+			"bundle is for '%s', this device is '%s'", m->compatible,
+			policy->compatible);
 	if (strcmp(m->os, device->os) != 0)
 		return ostick_throw(error, OSTICK_ERROR_INCOMPATIBLE,
-				"bundle is for OS '%s', this device runs '%s'", m->os, device->os);
+			"bundle is for OS '%s', this device runs '%s'", m->os, device->os);
 	return TRUE;
 }
 
 static gboolean
 is_installed(OstickDevice *device, const char *target)
 {
-	OstreeDeployment *candidates[] = { device->current, device->booted };
+	OstreeDeployment *candidates[] = {device->current, device->booted};
 
 	for (guint i = 0; i < G_N_ELEMENTS(candidates); i++) {
 		if (candidates[i] != NULL &&
-				strcmp(ostree_deployment_get_csum(candidates[i]), target) == 0)
+			strcmp(ostree_deployment_get_csum(candidates[i]), target) == 0)
 			return TRUE;
 	}
 	return FALSE;
@@ -50,14 +50,14 @@ check_downgrade(OstickDevice *device, const OstickManifest *m, GError **error)
 	current = ostick_device_describe(device, device->current);
 	if (m->target_timestamp < current->timestamp)
 		return ostick_throw(error, OSTICK_ERROR_DOWNGRADE,
-				"bundle %s (commit time %" G_GUINT64_FORMAT
-				") is older than the installed %s (%" G_GUINT64_FORMAT ")",
-				m->version, m->target_timestamp, current->version ?: "version",
-				current->timestamp);
+			"bundle %s (commit time %" G_GUINT64_FORMAT
+			") is older than the installed %s (%" G_GUINT64_FORMAT ")",
+			m->version, m->target_timestamp, current->version ?: "version",
+			current->timestamp);
 	if (current->version != NULL && strverscmp(m->version, current->version) < 0)
 		return ostick_throw(error, OSTICK_ERROR_DOWNGRADE,
-				"bundle version %s is older than the installed %s", m->version,
-				current->version);
+			"bundle version %s is older than the installed %s", m->version,
+			current->version);
 	return TRUE;
 }
 
@@ -78,32 +78,59 @@ ostick_policy_check_fit(OstickDevice *device, const OstickManifest *manifest,
 }
 
 gboolean
-ostick_policy_check_base(OstreeRepo *repo, const OstickManifest *manifest,
-	GCancellable *cancellable, GError **error)
+ostick_commit_check_complete(
+	OstreeRepo *repo, const char *commit, GCancellable *cancellable, GError **error)
+{
+	g_autoptr(GHashTable) reachable = NULL;
+	GHashTableIter iter;
+	gpointer key;
+
+	/* Traversal loads every dirtree and dirmeta but only names the file objects: each one
+	 * must also be looked up. */
+	if (!ostree_repo_traverse_commit(repo, commit, 0, &reachable, cancellable, error))
+		return FALSE;
+	g_hash_table_iter_init(&iter, reachable);
+	while (g_hash_table_iter_next(&iter, &key, NULL)) {
+		const char *checksum = NULL;
+		OstreeObjectType type;
+		gboolean present = FALSE;
+
+		ostree_object_name_deserialize(key, &checksum, &type);
+		if (!ostree_repo_has_object(repo, type, checksum, &present, cancellable, error))
+			return FALSE;
+		if (!present) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+				"object %s.%s is missing", checksum,
+				ostree_object_type_to_string(type));
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+gboolean
+ostick_policy_check_base(
+	OstreeRepo *repo, const OstickManifest *manifest, GCancellable *cancellable, GError **error)
 {
 	g_autoptr(GError) local_error = NULL;
-	g_autoptr(GHashTable) reachable = NULL;
 	OstreeRepoCommitState state = 0;
 
 	if (!ostick_manifest_is_delta(manifest))
 		return TRUE;
 	if (!ostree_repo_load_commit(repo, manifest->base, NULL, &state, &local_error))
 		return ostick_throw(error, OSTICK_ERROR_BASE_MISSING,
-				"this is a delta from %.12s, which is not on this device: use a "
-				"full bundle or the matching delta",
-				manifest->base);
+			"this is a delta from %.12s, which is not on this device: use a "
+			"full bundle or the matching delta",
+			manifest->base);
 	if (state & OSTREE_REPO_COMMIT_STATE_PARTIAL)
 		return ostick_throw(error, OSTICK_ERROR_BASE_MISSING,
-				"the delta's base %.12s is only partially on this device",
-				manifest->base);
-	/* Traversal loads every dirtree and checks every object is present. */
-	if (!ostree_repo_traverse_commit(repo, manifest->base, 0, &reachable, cancellable,
-			    &local_error)) {
+			"the delta's base %.12s is only partially on this device", manifest->base);
+	if (!ostick_commit_check_complete(repo, manifest->base, cancellable, &local_error)) {
 		if (g_error_matches(local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 			return g_propagate_error(error, g_steal_pointer(&local_error)), FALSE;
 		return ostick_throw(error, OSTICK_ERROR_BASE_MISSING,
-				"the delta's base %.12s is incomplete on this device: %s",
-				manifest->base, local_error->message);
+			"the delta's base %.12s is incomplete on this device: %s", manifest->base,
+			local_error->message);
 	}
 	return TRUE;
 }
@@ -138,9 +165,9 @@ ostick_policy_check_space(OstreeRepo *repo, const OstickManifest *manifest, GErr
 		g_autofree char *free_text = g_format_size(available);
 
 		return ostick_throw(error, OSTICK_ERROR_NO_SPACE,
-				"not enough space: the update needs %s (new objects, staging and "
-				"libostree's reserve), %s is free",
-				need_text, free_text);
+			"not enough space: the update needs %s (new objects, staging and "
+			"libostree's reserve), %s is free",
+			need_text, free_text);
 	}
 	return TRUE;
 }

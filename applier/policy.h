@@ -21,6 +21,11 @@ typedef struct {
 gboolean ostick_policy_check_fit(OstickDevice *device, const OstickManifest *manifest,
 	const OstickPolicy *policy, gboolean *out_installed, GError **error);
 
+/* Every object @commit reaches (dirtrees, dirmeta and file objects) is in @repo, or in its
+ * open transaction. Error: G_IO_ERROR_NOT_FOUND naming the first missing object. */
+gboolean ostick_commit_check_complete(OstreeRepo *repo, const char *commit,
+	GCancellable *cancellable, GError **error);
+
 /* For a delta: the base commit and every object it reaches are in the repo (bsdiff opcodes read
  * old objects). Error: OSTICK_ERROR_BASE_MISSING. */
 gboolean ostick_policy_check_base(OstreeRepo *repo, const OstickManifest *manifest,

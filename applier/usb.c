@@ -17,7 +17,7 @@
 #define LOCK_RETRY_US (2 * G_USEC_PER_SEC)
 
 typedef struct {
-	char *name;     /* relative to the stick root */
+	char *name; /* relative to the stick root */
 	int fd;
 	guint64 size;
 	OstickInstallResult probe;
@@ -28,8 +28,8 @@ typedef struct {
 	OstickUsbResult *result;
 	GCancellable *cancellable;
 	GPtrArray *candidates; /* Candidate */
-	GError *worst;         /* the most serious refusal, if nothing applies */
-	gboolean current;      /* an authentic bundle for this device is installed or older */
+	GError *worst; /* the most serious refusal, if nothing applies */
+	gboolean current; /* an authentic bundle for this device is installed or older */
 } Handler;
 
 static void
@@ -44,7 +44,7 @@ candidate_free(Candidate *c)
 const char *
 ostick_usb_outcome_name(OstickUsbOutcome outcome)
 {
-	static const char *const names[] = { "nothing-found", "up-to-date", "installed", "failed" };
+	static const char *const names[] = {"nothing-found", "up-to-date", "installed", "failed"};
 
 	return names[outcome];
 }
@@ -58,8 +58,7 @@ ostick_usb_result_clear(OstickUsbResult *result)
 	g_clear_pointer(&result->notes, g_ptr_array_unref);
 }
 
-static void
-log_message(Handler *h, int priority, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static void log_message(Handler *h, int priority, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
 static void
 log_message(Handler *h, int priority, const char *fmt, ...)
@@ -92,14 +91,18 @@ scan_dir(Handler *h, const char *root, const char *subdir)
 
 	while (dir != NULL && (entry = g_dir_read_name(dir)) != NULL) {
 		g_autofree char *path = g_build_filename(dir_path, entry, NULL);
-		g_autofree char *rel = subdir[0] ? g_build_filename(subdir, entry, NULL)
-						 : g_strdup(entry);
+		g_autofree char *rel =
+			subdir[0] ? g_build_filename(subdir, entry, NULL) : g_strdup(entry);
 		Candidate *c;
 		struct stat st;
 		int fd;
 
-		if (entry[0] == '.' || !g_str_has_suffix(entry, ".ostick"))
+		if (!g_str_has_suffix(entry, ".ostick"))
 			continue;
+		if (entry[0] == '.') {
+			note(h, rel, "hidden file (macOS leaves ._NAME beside each file): ignored");
+			continue;
+		}
 		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 			note(h, rel, "not a regular file (symlinks are not followed): ignored");
@@ -184,10 +187,9 @@ probe(Handler *h, Candidate *c)
 	if (c->probe.outcome == OSTICK_OUTCOME_ALREADY_INSTALLED) {
 		h->current = TRUE;
 		note(h, c->name, "already installed");
-	}
-	else
-		log_message(h, 6, "%s: applicable: %s %s", c->name, c->probe.os,
-				c->probe.to_version);
+	} else
+		log_message(
+			h, 6, "%s: applicable: %s %s", c->name, c->probe.os, c->probe.to_version);
 }
 
 /* The newest target wins; for the same target, the smaller bundle (a delta) is faster. */
@@ -206,24 +208,29 @@ better(const Candidate *a, const Candidate *b)
 	return a->size < b->size;
 }
 
-static Candidate *
-choose(Handler *h)
+static gint
+compare_candidates(gconstpointer a, gconstpointer b)
 {
-	Candidate *best = NULL;
+	const Candidate *ca = *(const Candidate *const *)a;
+	const Candidate *cb = *(const Candidate *const *)b;
+
+	return better(ca, cb) ? -1 : better(cb, ca) ? 1 : 0;
+}
+
+/* The applicable candidates, best first. (transfer container) */
+static GPtrArray *
+rank(Handler *h)
+{
+	GPtrArray *ranked = g_ptr_array_new();
 
 	for (guint i = 0; i < h->candidates->len; i++) {
 		Candidate *c = h->candidates->pdata[i];
 
-		if (c->probe.outcome == OSTICK_OUTCOME_APPLICABLE && better(c, best))
-			best = c;
+		if (c->probe.outcome == OSTICK_OUTCOME_APPLICABLE)
+			g_ptr_array_add(ranked, c);
 	}
-	for (guint i = 0; best != NULL && i < h->candidates->len; i++) {
-		Candidate *c = h->candidates->pdata[i];
-
-		if (c != best && c->probe.outcome == OSTICK_OUTCOME_APPLICABLE)
-			note(h, c->name, "not chosen: another bundle on the stick is newer or smaller");
-	}
-	return best;
+	g_ptr_array_sort(ranked, compare_candidates);
+	return ranked;
 }
 
 /* Another install holds the lock (a second stick): wait for it, up to [usb] lock-wait. */
@@ -231,8 +238,8 @@ static gboolean
 install_waiting(Handler *h, Candidate *c, GError **error)
 {
 	OstickInstallOptions options = install_options(h, FALSE);
-	gint64 deadline = g_get_monotonic_time() +
-			  (gint64)h->options->config->lock_wait * G_USEC_PER_SEC;
+	gint64 deadline =
+		g_get_monotonic_time() + (gint64)h->options->config->lock_wait * G_USEC_PER_SEC;
 	gboolean logged = FALSE;
 
 	for (;;) {
@@ -241,15 +248,15 @@ install_waiting(Handler *h, Candidate *c, GError **error)
 		ostick_install_result_clear(&h->result->install);
 		if (lseek(c->fd, 0, SEEK_SET) < 0)
 			return ostick_throw_errno(error, "%s", c->name);
-		if (ostick_install(c->fd, &options, &h->result->install, h->cancellable,
-				    &local_error))
+		if (ostick_install(
+			    c->fd, &options, &h->result->install, h->cancellable, &local_error))
 			return TRUE;
 		if (!g_error_matches(local_error, OSTICK_ERROR, OSTICK_ERROR_BUSY) ||
-				g_get_monotonic_time() > deadline)
+			g_get_monotonic_time() > deadline)
 			return g_propagate_error(error, g_steal_pointer(&local_error)), FALSE;
 		if (!logged)
 			log_message(h, 5, "another update is running: waiting up to %u s",
-					h->options->config->lock_wait);
+				h->options->config->lock_wait);
 		logged = TRUE;
 		if (g_cancellable_set_error_if_cancelled(h->cancellable, error))
 			return FALSE;
@@ -258,38 +265,71 @@ install_waiting(Handler *h, Candidate *c, GError **error)
 }
 
 static gboolean
-install_best(Handler *h, GError **error)
+finish_nothing_applicable(Handler *h, GError **error)
 {
-	Candidate *best = choose(h);
-
 	/* Up to date if an authentic bundle for this device is installed (or older): other
 	 * files on the stick are then only notes. Otherwise the worst refusal is the outcome. */
-	if (best == NULL) {
-		gboolean up_to_date = h->current || h->worst == NULL;
+	gboolean up_to_date = h->current || h->worst == NULL;
 
-		h->result->outcome = up_to_date ? OSTICK_USB_UP_TO_DATE : OSTICK_USB_FAILED;
-		if (up_to_date)
-			return TRUE;
-		g_propagate_prefixed_error(error, g_steal_pointer(&h->worst),
-				"no applicable bundle on the stick: ");
-		return FALSE;
-	}
-	h->result->bundle = g_strdup(best->name);
-	log_message(h, 5, "installing %s (%s %s)", best->name, best->probe.os,
-			best->probe.to_version);
-	if (!install_waiting(h, best, error)) {
-		/* Someone else installed the same or a newer one meanwhile: fine for a stick. */
-		if (error && g_error_matches(*error, OSTICK_ERROR, OSTICK_ERROR_DOWNGRADE)) {
-			g_clear_error(error);
-			h->result->outcome = OSTICK_USB_UP_TO_DATE;
-			return TRUE;
-		}
-		h->result->outcome = OSTICK_USB_FAILED;
-		return FALSE;
-	}
-	h->result->outcome = h->result->install.outcome == OSTICK_OUTCOME_INSTALLED
+	h->result->outcome = up_to_date ? OSTICK_USB_UP_TO_DATE : OSTICK_USB_FAILED;
+	if (up_to_date)
+		return TRUE;
+	g_propagate_prefixed_error(
+		error, g_steal_pointer(&h->worst), "no applicable bundle on the stick: ");
+	return FALSE;
+}
+
+/* Installs @c. Sets @out_try_next when it failed because of the bundle itself (damaged or not
+ * authentic past its manifest): the pipeline then changed nothing, and another copy may do. */
+static gboolean
+install_candidate(Handler *h, Candidate *c, gboolean *out_try_next, GError **error)
+{
+	*out_try_next = FALSE;
+	g_clear_pointer(&h->result->bundle, g_free);
+	h->result->bundle = g_strdup(c->name);
+	log_message(h, 5, "installing %s (%s %s)", c->name, c->probe.os, c->probe.to_version);
+	if (install_waiting(h, c, error)) {
+		h->result->outcome = h->result->install.outcome == OSTICK_OUTCOME_INSTALLED
 					     ? OSTICK_USB_INSTALLED
 					     : OSTICK_USB_UP_TO_DATE;
+		return TRUE;
+	}
+	/* Someone else installed the same or a newer one meanwhile: fine for a stick. */
+	if (g_error_matches(*error, OSTICK_ERROR, OSTICK_ERROR_DOWNGRADE)) {
+		g_clear_error(error);
+		h->result->outcome = OSTICK_USB_UP_TO_DATE;
+		return TRUE;
+	}
+	h->result->outcome = OSTICK_USB_FAILED;
+	*out_try_next = ostick_error_to_exit_code(*error) == OSTICK_EXIT_AUTH;
+	return FALSE;
+}
+
+static gboolean
+install_best(Handler *h, GError **error)
+{
+	g_autoptr(GPtrArray) ranked = rank(h);
+	g_autoptr(GError) last_error = NULL;
+	guint i;
+
+	if (ranked->len == 0)
+		return finish_nothing_applicable(h, error);
+	for (i = 0; i < ranked->len; i++) {
+		Candidate *c = ranked->pdata[i];
+		gboolean try_next = FALSE;
+		g_autofree char *why = NULL;
+
+		g_clear_error(&last_error);
+		if (install_candidate(h, c, &try_next, &last_error))
+			break;
+		if (!try_next || i + 1 == ranked->len)
+			return g_propagate_error(error, g_steal_pointer(&last_error)), FALSE;
+		why = g_strdup_printf("failed: %s; trying the next bundle", last_error->message);
+		note(h, c->name, why);
+	}
+	for (i++; i < ranked->len; i++)
+		note(h, ((Candidate *)ranked->pdata[i])->name,
+			"not chosen: another bundle on the stick is newer or smaller");
 	return TRUE;
 }
 
@@ -338,10 +378,10 @@ result_text(Handler *h, const GError *error)
 	g_string_append_printf(text, "time: %s\n", when);
 	if (r->install.from_version || r->install.from_commit)
 		g_string_append_printf(text, "from: %s (%.12s)\n", r->install.from_version ?: "?",
-				r->install.from_commit ?: "");
+			r->install.from_commit ?: "");
 	if (r->bundle != NULL)
 		g_string_append_printf(text, "to: %s (%.12s)\nbundle: %s\n",
-				r->install.to_version ?: "?", r->install.to_commit ?: "", r->bundle);
+			r->install.to_version ?: "?", r->install.to_commit ?: "", r->bundle);
 	if (error != NULL)
 		g_string_append_printf(text, "reason: %s\n", error->message);
 	for (guint i = 0; i < r->notes->len; i++)
@@ -364,16 +404,16 @@ write_result_file(const char *root, gpointer user_data, GError **error)
 static void
 leave_result(Handler *h, OstickMount *mount, const GError *error)
 {
-	ResultFile rf = { h, error };
+	ResultFile rf = {h, error};
 	g_autoptr(GError) local_error = NULL;
 
 	/* Only on an update stick: a stranger's stick without bundles stays untouched. */
 	if (!h->options->config->result_file || mount == NULL ||
-			h->result->outcome == OSTICK_USB_NOTHING_FOUND)
+		h->result->outcome == OSTICK_USB_NOTHING_FOUND)
 		return;
 	if (!ostick_mount_write(mount, write_result_file, &rf, &local_error))
 		log_message(h, 4, "could not write the result file on the stick: %s",
-				local_error->message);
+			local_error->message);
 }
 
 static char *
@@ -389,7 +429,7 @@ gboolean
 ostick_usb_handle(const char *device, const OstickUsbOptions *options, OstickUsbResult *result,
 	GCancellable *cancellable, GError **error)
 {
-	Handler h = { options, result, cancellable, NULL, NULL, FALSE };
+	Handler h = {options, result, cancellable, NULL, NULL, FALSE};
 	g_autoptr(OstickStick) stick = NULL;
 	g_autoptr(OstickMount) mount = NULL;
 	g_autofree char *parent = mount_parent();
@@ -403,8 +443,8 @@ ostick_usb_handle(const char *device, const OstickUsbOptions *options, OstickUsb
 	if (stick == NULL || (mount = ostick_mount_stick(stick, parent, error)) == NULL)
 		return FALSE;
 	log_message(&h, 6, "%s (%s%s%s) mounted read-only at %s", stick->devnode,
-			ostick_mount_get_fs_type(mount), stick->model ? ", " : "",
-			stick->model ? stick->model : "", ostick_mount_get_path(mount));
+		ostick_mount_get_fs_type(mount), stick->model ? ", " : "",
+		stick->model ? stick->model : "", ostick_mount_get_path(mount));
 	h.candidates = g_ptr_array_new_with_free_func((GDestroyNotify)candidate_free);
 	ok = handle_mounted(&h, ostick_mount_get_path(mount), &local_error);
 	g_ptr_array_unref(h.candidates);

@@ -1,0 +1,134 @@
+#!/bin/bash
+# t0230-apply-large.sh: a from-scratch bundle of over 200 MB (incompressible content) installs
+# into a 1 GB loop sysroot with bounded memory and staging. A poller samples the applier every
+# ~20 ms: /proc/PID/status (VmHWM, VmRSS) and the allocated size of its open deleted files under
+# the repo's tmp directory, each file once however many descriptors it has open (its staging
+# file, libostree's decoded part, objects being written).
+# Asserts: exit 0; peak RSS below 160 MiB; peak staging at most the largest part plus its
+# decoded size plus 2 MiB; the deployed data files equal the source tree.
+source "$OSTICK_SRCDIR/tests/integration/lib.sh"
+require_root
+command -v python3 >/dev/null || skip_all "needs python3 (the /proc poller)"
+
+EXTRA_MB=210
+RSS_LIMIT_KIB=$((160 * 1024))
+SLACK=$((2 * 1024 * 1024))
+K=$TEST_TMP/keyring
+mkdir -p "$K"
+cp "$KEYS/test-ed25519.pub.pem" "$K/"
+
+t0=$(date +%s)
+make_rootfs 9.0 "$TEST_TMP/rootfs" "$EXTRA_MB"
+# One big bundle only: libostree compresses with xz -8, which takes minutes at this size.
+"$BUNDLE" create --rootfs "$TEST_TMP/rootfs" --ref demo/stable --version 9.0 \
+	--compatible "$SAMPLE_COMPATIBLE" --key "$KEYS/test-ed25519.key.pem" \
+	-o "$TEST_TMP/big.ostick" >/dev/null
+t1=$(date +%s)
+BUNDLE_SIZE=$(stat -c %s "$TEST_TMP/big.ostick")
+diag "bundle: $BUNDLE_SIZE bytes, created in $((t1 - t0)) s"
+check "the bundle is at least 200 MB" test "$BUNDLE_SIZE" -ge 200000000
+
+"$BUNDLE" inspect --json "$TEST_TMP/big.ostick" >"$TEST_TMP/inspect.json"
+# largest part: "SIZE DECODED_SIZE NAME PARTS"
+read -r PART_SIZE PART_DECODED PART_NAME N_PARTS < <(python3 - "$TEST_TMP/inspect.json" <<'PY'
+import json, sys
+parts = [m for m in json.load(open(sys.argv[1]))["members"] if m["name"] != "delta/superblock"]
+big = max(parts, key=lambda m: m["size"])
+print(big["size"], big.get("decoded_size", big["size"]), big["name"], len(parts))
+PY
+)
+diag "largest part: $PART_NAME, $PART_SIZE bytes, decoded $PART_DECODED bytes ($N_PARTS parts)"
+check "the bundle has more than one part" test "$N_PARTS" -gt 1
+
+SR=$TEST_TMP/sysroot
+make_sysroot "$SR" uboot 1024
+REPO_TMP=$(readlink -f "$SR/ostree/repo/tmp")
+
+"$APPLY" install $(apply_args "$SR" "$K") --progress-fd 7 "$TEST_TMP/big.ostick" \
+	7>"$TEST_TMP/progress" >"$TEST_TMP/stdout" 2>"$TEST_TMP/stderr" &
+pid=$!
+on_exit "kill -KILL $pid"
+# The poller: peak VmHWM, VmRSS and staging until the applier is gone (or a zombie).
+python3 - "$pid" "$REPO_TMP" >"$TEST_TMP/poll" 2>&1 <<'PY' &
+import os, sys, time
+pid, tmp = sys.argv[1], sys.argv[2] + "/"
+hwm = rss = staging = samples = 0
+where = ""
+while True:
+    try:
+        status = open("/proc/%s/status" % pid).read()
+    except OSError:
+        break
+    fields = dict(l.split(":", 1) for l in status.splitlines() if ":" in l)
+    if "VmHWM" not in fields:  # exited, not reaped yet
+        break
+    hwm = max(hwm, int(fields["VmHWM"].split()[0]))
+    rss = max(rss, int(fields["VmRSS"].split()[0]))
+    files = {}  # (dev, inode) -> (name, allocated bytes): a file open twice counts once
+    try:
+        fds = os.listdir("/proc/%s/fd" % pid)
+    except OSError:
+        break
+    for fd in fds:
+        p = "/proc/%s/fd/%s" % (pid, fd)
+        try:
+            target = os.readlink(p)
+            if target.startswith(tmp) and target.endswith(" (deleted)"):
+                st = os.stat(p)
+                files[(st.st_dev, st.st_ino)] = (target[len(tmp):-10], st.st_blocks * 512)
+        except OSError:
+            pass
+    total = sum(b for _, b in files.values())
+    names = ["%s=%d" % f for f in files.values()]
+    if total > staging:
+        staging, where = total, " ".join(names)
+    samples += 1
+    time.sleep(0.02)
+print(hwm, rss, staging, samples)
+print("at peak staging:", where)
+PY
+poller=$!
+rc=0
+wait "$pid" || rc=$?
+wait "$poller" || true
+t2=$(date +%s)
+check_eq "install the big bundle: exit 0" 0 "$rc"
+diag_file "$TEST_TMP/stderr"
+diag "install took $((t2 - t1)) s"
+read -r PEAK_HWM PEAK_RSS PEAK_STAGING SAMPLES <"$TEST_TMP/poll" || true
+diag "poller: $SAMPLES samples; peak VmHWM $PEAK_HWM KiB, peak VmRSS $PEAK_RSS KiB," \
+	"peak staging $PEAK_STAGING bytes"
+diag "$(sed -n 2p "$TEST_TMP/poll")"
+check "the poller took samples (over 10)" test "${SAMPLES:-0}" -gt 10
+python3 - "$TEST_TMP/progress" >"$TEST_TMP/own" <<'PY' || true
+import json, sys
+res = [json.loads(l) for l in open(sys.argv[1]) if '"event":"result"' in l][-1]
+print(res["peak_rss_kib"], res["peak_staging_bytes"], res["outcome"])
+PY
+read -r OWN_RSS OWN_STAGING OWN_OUTCOME <"$TEST_TMP/own" || true
+diag "the applier's own figures: peak_rss_kib $OWN_RSS, peak_staging_bytes $OWN_STAGING," \
+	"outcome $OWN_OUTCOME"
+check_eq "the result line says installed" installed "${OWN_OUTCOME:-}"
+
+check "peak RSS (VmHWM $PEAK_HWM KiB) below 160 MiB" test "${PEAK_HWM:-999999999}" -lt \
+	"$RSS_LIMIT_KIB"
+BOUND=$((PART_SIZE + PART_DECODED + SLACK))
+check "peak staging ($PEAK_STAGING bytes) <= largest part + decoded + 2 MiB ($BOUND)" \
+	test "${PEAK_STAGING:-999999999999}" -le "$BOUND"
+check "staging was seen at all (the poller measures something)" \
+	test "${PEAK_STAGING:-0}" -gt "$PART_SIZE"
+
+V=$(ostree --repo="$SR/ostree/repo" rev-parse demo/stable)
+D=$SR/ostree/deploy/$SAMPLE_OS/deploy/$V.0
+check "the 9.0 deployment exists" test -d "$D"
+for f in usr/share/ostick-demo/data-0.bin usr/share/ostick-demo/data-105.bin \
+	usr/share/ostick-demo/data-$((EXTRA_MB - 1)).bin usr/bin/app \
+	usr/lib/modules/6.1.0-ostick-sample/vmlinuz usr/share/ostick-demo/version; do
+	check_eq "deployed $f matches the source (sha256)" \
+		"$(sha256sum <"$TEST_TMP/rootfs/$f")" "$(sha256sum <"$D/$f" 2>&1)"
+done
+check_eq "deployed data files: all $EXTRA_MB there" "$EXTRA_MB" \
+	"$(find "$D/usr/share/ostick-demo" -name 'data-*.bin' | wc -l)"
+diag "total $(($(date +%s) - t0)) s"
+
+done_testing
