@@ -13,10 +13,10 @@
 #include "ostick-cleanup.h"
 #include "ostick-error.h"
 #include "ostick-file.h"
+#include "ostick-zstd.h"
 
 #include <fcntl.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,30 +82,72 @@ execute_staged(OstreeRepo *repo, int fd, guint index, GCancellable *cancellable,
 	return TRUE;
 }
 
+/* ostree-xz: the member is libostree's part file, the (yay) value of an inline part,
+ * compression byte first: it goes into place as it is read. */
+static gboolean
+stage_stock_part(int fd, OstickBundleReader *reader, const OstickSuperblock *sb, guint index,
+	PartSink *sink, GError **error)
+{
+	const OstickMember *part = &ostick_bundle_reader_get_manifest(reader)->parts[index];
+	g_autoptr(GBytes) prefix = NULL;
+	g_autoptr(GBytes) suffix = NULL;
+
+	ostick_superblock_layout_single_part(sb, index, part->size, &prefix, &suffix);
+	sink->fd = fd;
+	return write_bytes(fd, prefix, error) &&
+	       ostick_bundle_reader_read_part(reader, index, write_chunk, sink, error) &&
+	       write_bytes(fd, suffix, error);
+}
+
+/* zstd (FORMAT.md §5.5): no decoder may see a byte before its hash matched, so the member is
+ * staged on its own first, then decoded (at most its signed payload-size) into place as an
+ * uncompressed inline part. */
+static gboolean
+stage_zstd_part(int fd, int tmp_dfd, OstickBundleReader *reader, const OstickSuperblock *sb,
+	guint index, PartSink *sink, GError **error)
+{
+	const OstickMember *part = &ostick_bundle_reader_get_manifest(reader)->parts[index];
+	g_auto(OstickFd) member_fd = ostick_open_anonymous_tmpfile(tmp_dfd, error);
+	g_autoptr(GBytes) prefix = NULL;
+	g_autoptr(GBytes) suffix = NULL;
+
+	if (member_fd < 0)
+		return FALSE;
+	sink->fd = member_fd;
+	if (!ostick_bundle_reader_read_part(reader, index, write_chunk, sink, error))
+		return FALSE;
+	ostick_superblock_layout_single_part(sb, index, 1 + part->payload_size, &prefix, &suffix);
+	if (lseek(member_fd, 0, SEEK_SET) < 0)
+		return ostick_throw_errno(error, "staging part %u", index);
+	if (!write_bytes(fd, prefix, error) ||
+		!ostick_write_all(fd, OSTICK_DELTA_PART_UNCOMPRESSED, 1, error) ||
+		!ostick_zstd_decode_fd(
+			member_fd, fd, part->payload_size, sink->cancellable, error) ||
+		!write_bytes(fd, suffix, error))
+		return g_prefix_error(error, "part %u: ", index), FALSE;
+	return TRUE;
+}
+
 static gboolean
 apply_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader, const OstickSuperblock *sb,
 	guint index, PartSink *sink, GError **error)
 {
-	const OstickManifest *m = ostick_bundle_reader_get_manifest(reader);
-	g_autoptr(GBytes) prefix = NULL;
-	g_autoptr(GBytes) suffix = NULL;
+	const OstickMember *part = &ostick_bundle_reader_get_manifest(reader)->parts[index];
+	gboolean zstd = g_str_equal(part->encoding, OSTICK_ENCODING_ZSTD);
 	g_auto(OstickFd) fd = ostick_open_anonymous_tmpfile(tmp_dfd, error);
 	struct stat st;
 
 	if (fd < 0)
 		return FALSE;
-	/* ostree-xz: the member is the (yay) value libostree expects, compression byte first. */
-	ostick_superblock_layout_single_part(sb, index, m->parts[index].size, &prefix, &suffix);
-	sink->fd = fd;
 	sink->state.parts_done = index;
-	if (!write_bytes(fd, prefix, error) ||
-		!ostick_bundle_reader_read_part(reader, index, write_chunk, sink, error) ||
-		!write_bytes(fd, suffix, error))
+	if (!(zstd ? stage_zstd_part(fd, tmp_dfd, reader, sb, index, sink, error)
+		   : stage_stock_part(fd, reader, sb, index, sink, error)))
 		return classify_error(error);
-	/* Only now, hash verified, may libostree see the bytes. */
+	/* Only now, hash verified, may libostree see the bytes. Peak staging: this file, and
+	 * beside it the zstd member, or libostree's decoded copy of an xz part. */
 	if (fstat(fd, &st) == 0)
 		sink->options->peak_staging = MAX(sink->options->peak_staging,
-			(guint64)st.st_size + m->parts[index].decoded_size);
+			(guint64)st.st_size + (zstd ? part->size : part->decoded_size));
 	return execute_staged(repo, fd, index, sink->cancellable, error);
 }
 
@@ -152,28 +194,64 @@ apply_all(OstreeRepo *repo, OstickBundleReader *reader, const OstickSuperblock *
 	return TRUE;
 }
 
-/* libostree keeps an aborted transaction's staging directory (tmp/staging-<boot id>-*) for the
- * next pull of this boot to resume. A failed install must leave nothing staged, so remove every
- * staging directory that nobody holds, taking libostree's own lock (<dir>-lock, flock) first. */
-static void
-remove_idle_staging(OstreeRepo *repo)
+static char *
+repo_tmp_path(OstreeRepo *repo)
 {
 	g_autofree char *repo_path = g_file_get_path(ostree_repo_get_path(repo));
-	g_autofree char *tmp_path = g_build_filename(repo_path, "tmp", NULL);
+
+	return g_build_filename(repo_path, "tmp", NULL);
+}
+
+/* The names of the transaction staging directories (tmp/staging-*) there are now. */
+static GHashTable *
+list_staging(OstreeRepo *repo)
+{
+	g_autofree char *tmp_path = repo_tmp_path(repo);
 	g_autoptr(GDir) dir = g_dir_open(tmp_path, 0, NULL);
+	GHashTable *names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	const char *name;
 
 	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+		if (g_str_has_prefix(name, "staging-") && !g_str_has_suffix(name, "-lock"))
+			g_hash_table_add(names, g_strdup(name));
+	}
+	return names;
+}
+
+/* libglnx's lock on a staging directory: an OFD write lock on <dir>-lock (flock() would not
+ * exclude it). */
+static gboolean
+try_lock_staging(const char *lock_path, int *out_fd)
+{
+	struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	g_auto(OstickFd) fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0 || fcntl(fd, F_OFD_SETLK, &lock) < 0)
+		return FALSE;
+	*out_fd = ostick_steal_fd(&fd);
+	return TRUE;
+}
+
+/* libostree keeps an aborted transaction's staging directory for the next pull of this boot
+ * to resume. A failed install must leave nothing staged: remove the staging directories that
+ * appeared since @before, under libostree's own lock. One that another process holds, or that
+ * was there before (and may be theirs), stays. */
+static void
+remove_new_staging(OstreeRepo *repo, GHashTable *before)
+{
+	g_autofree char *tmp_path = repo_tmp_path(repo);
+	g_autoptr(GHashTable) now = list_staging(repo);
+	GHashTableIter iter;
+	const char *name;
+
+	g_hash_table_iter_init(&iter, now);
+	while (g_hash_table_iter_next(&iter, (gpointer *)&name, NULL)) {
 		g_autofree char *path = g_build_filename(tmp_path, name, NULL);
 		g_autofree char *lock_path = g_strconcat(path, "-lock", NULL);
 		g_auto(OstickFd) lock_fd = -1;
 
-		if (!g_str_has_prefix(name, "staging-") || g_str_has_suffix(name, "-lock") ||
-			!g_file_test(path, G_FILE_TEST_IS_DIR))
+		if (g_hash_table_contains(before, name) || !try_lock_staging(lock_path, &lock_fd))
 			continue;
-		lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0)
-			continue; /* in use by another transaction: theirs to keep */
 		(void)ostick_rm_rf(path, NULL);
 		(void)unlink(lock_path);
 	}
@@ -196,6 +274,8 @@ ostick_apply_delta(OstreeRepo *repo, OstickBundleReader *reader, const OstickSup
 {
 	const char *target = ostick_bundle_reader_get_manifest(reader)->target;
 
+	g_autoptr(GHashTable) staging_before = list_staging(repo);
+
 	point_tmpdir_at_repo(repo);
 	if (!ostree_repo_prepare_transaction(repo, NULL, cancellable, error))
 		return FALSE;
@@ -203,7 +283,7 @@ ostick_apply_delta(OstreeRepo *repo, OstickBundleReader *reader, const OstickSup
 		!apply_all(repo, reader, superblock, options, cancellable, error) ||
 		!ostree_repo_commit_transaction(repo, NULL, cancellable, error)) {
 		(void)ostree_repo_abort_transaction(repo, NULL, NULL);
-		remove_idle_staging(repo);
+		remove_new_staging(repo, staging_before);
 		(void)ostree_repo_mark_commit_partial(repo, target, FALSE, NULL);
 		return FALSE;
 	}

@@ -13,8 +13,8 @@ G_BEGIN_DECLS
 typedef struct {
 	OstickProgressFunc progress;
 	gpointer progress_data;
-	gint64 start_us;      /* for progress elapsed times */
-	gboolean set_ref;     /* set the manifest's ref to the target inside the transaction */
+	gint64 start_us; /* for progress elapsed times */
+	gboolean set_ref; /* set the manifest's ref to the target inside the transaction */
 	guint64 peak_staging; /* out: largest staging file written (bytes) */
 } OstickApplyOptions;
 

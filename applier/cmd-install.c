@@ -3,8 +3,10 @@
 #include "ostick-cleanup.h"
 #include "ostick-error.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 
 static OstickDeviceOptions opt_device;
 static gboolean opt_no_deploy;
@@ -29,8 +31,13 @@ open_bundle(int argc, char **argv, GError **error)
 {
 	if (opt_fd >= 0 && argc > 1)
 		return ostick_throw_usage(error, "give either BUNDLE or --fd, not both"), -1;
-	if (opt_fd >= 0)
-		return fcntl(opt_fd, F_DUPFD_CLOEXEC, 3);
+	if (opt_fd >= 0) {
+		int fd = fcntl(opt_fd, F_DUPFD_CLOEXEC, 3);
+
+				if (fd < 0)
+			ostick_throw_usage(error, "--fd %d: %s", opt_fd, g_strerror(errno));
+		return fd;
+	}
 	if (argc < 2)
 		return ostick_throw_usage(error, "missing BUNDLE (a path, or - for stdin)"), -1;
 	if (argc > 2)
@@ -38,19 +45,26 @@ open_bundle(int argc, char **argv, GError **error)
 	return ostick_open_input(argv[1], error);
 }
 
+/* One line for humans: on stdout, unless JSON lines go there (a UI reads only JSON). */
 static void
-report(const OstickInstallResult *r)
+report(const OstickInstallResult *r, const OstickCliProgress *progress)
 {
 	const char *from = r->from_version ? r->from_version : "nothing";
+	FILE *out = progress->mode == OSTICK_PROGRESS_JSON && progress->fd == STDOUT_FILENO
+			    ? stderr
+			    : stdout;
 
+	if (r->warning != NULL)
+		ostick_cli_log(OSTICK_LOG_WARNING, "installed, but: %s", r->warning);
 	if (r->outcome == OSTICK_OUTCOME_ALREADY_INSTALLED)
-		printf("already installed: %s %s (%.12s)\n", r->os, r->to_version, r->to_commit);
+		fprintf(out, "already installed: %s %s (%.12s)\n", r->os, r->to_version,
+			r->to_commit);
 	else if (opt_no_deploy)
-		printf("applied %s %s (%.12s) into the repo, ref %s; not deployed\n", r->os,
+		fprintf(out, "applied %s %s (%.12s) into the repo, ref %s; not deployed\n", r->os,
 			r->to_version, r->to_commit, r->ref);
 	else
-		printf("installed %s %s (%.12s) over %s; it boots at the next restart\n", r->os,
-			r->to_version, r->to_commit, from);
+		fprintf(out, "installed %s %s (%.12s) over %s; it boots at the next restart\n",
+			r->os, r->to_version, r->to_commit, from);
 }
 
 gboolean
@@ -90,6 +104,6 @@ cmd_install(int argc, char **argv, GCancellable *cancellable, GError **error)
 	ostick_cli_progress_result(
 		&progress, ostick_outcome_name(result.outcome), &result, ok ? NULL : *error);
 	if (ok)
-		report(&result);
+		report(&result, &progress);
 	return ok;
 }

@@ -7,10 +7,9 @@ static OstickDeviceOptions opt_device;
 static gboolean opt_once;
 
 static GOptionEntry entries[] = {
-	{ "once", 0, 0, G_OPTION_ARG_NONE, &opt_once,
-		"Handle the sticks present now, then exit (for an init script)", NULL },
-	{ NULL }
-};
+	{"once", 0, 0, G_OPTION_ARG_NONE, &opt_once,
+		"Handle the sticks present now, then exit (for an init script)", NULL},
+	{NULL}};
 
 typedef struct {
 	OstickConfig *config;
@@ -28,9 +27,9 @@ on_stick(const char *devnode, gpointer user_data)
 
 	(void)ostick_cli_progress_init(&progress, "none", -1, NULL);
 	/* Not every block device is a stick for us (the bus check says which); others are quiet. */
-	if (!ostick_cli_handle_stick(devnode, m->config, m->keyring, &progress, m->cancellable,
-			    &error) &&
-			!g_error_matches(error, OSTICK_ERROR, OSTICK_ERROR_INCOMPATIBLE)) {
+	if (!ostick_cli_handle_stick(
+		    devnode, m->config, m->keyring, &progress, m->cancellable, &error) &&
+		!g_error_matches(error, OSTICK_ERROR, OSTICK_ERROR_INCOMPATIBLE)) {
 		g_clear_error(&m->error);
 		m->error = g_steal_pointer(&error);
 	}
@@ -40,16 +39,16 @@ gboolean
 cmd_monitor(int argc, char **argv, GCancellable *cancellable, GError **error)
 {
 	g_autoptr(GOptionContext) context =
-			g_option_context_new("- watch for sticks and install from them (no systemd)");
+		g_option_context_new("- watch for sticks and install from them (no systemd)");
 	g_autoptr(OstickConfig) config = NULL;
 	g_autoptr(OstickKeyring) keyring = NULL;
-	Monitor m = { NULL, NULL, cancellable, NULL };
+	Monitor m = {NULL, NULL, cancellable, NULL};
 
 	g_option_context_add_main_entries(context, entries, NULL);
 	ostick_cli_add_device_options(context, &opt_device);
 	if (!ostick_parse_options(context, &argc, &argv, 0, "", error) ||
-			(config = ostick_cli_load_config(&opt_device, error)) == NULL ||
-			(keyring = ostick_keyring_load(config->keyring, error)) == NULL)
+		(config = ostick_cli_load_config(&opt_device, error)) == NULL ||
+		(keyring = ostick_keyring_load(config->keyring, error)) == NULL)
 		return FALSE;
 	m.config = config;
 	m.keyring = keyring;

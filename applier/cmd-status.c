@@ -12,12 +12,10 @@ static char *opt_os;
 static gboolean opt_json;
 
 static GOptionEntry entries[] = {
-	{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config, "Configuration file", "FILE" },
-	{ "sysroot", 0, 0, G_OPTION_ARG_FILENAME, &opt_sysroot, "OSTree sysroot", "DIR" },
-	{ "os", 0, 0, G_OPTION_ARG_STRING, &opt_os, "OS name / stateroot", "NAME" },
-	{ "json", 0, 0, G_OPTION_ARG_NONE, &opt_json, "Print JSON", NULL },
-	{ NULL }
-};
+	{"config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config, "Configuration file", "FILE"},
+	{"sysroot", 0, 0, G_OPTION_ARG_FILENAME, &opt_sysroot, "OSTree sysroot", "DIR"},
+	{"os", 0, 0, G_OPTION_ARG_STRING, &opt_os, "OS name / stateroot", "NAME"},
+	{"json", 0, 0, G_OPTION_ARG_NONE, &opt_json, "Print JSON", NULL}, {NULL}};
 
 /* The deployment right after the booted one (or after the default one when nothing is booted)
  * is what a rollback boots. */
@@ -40,8 +38,8 @@ is_pending(OstickDevice *device, const OstickDeploymentInfo *info)
 }
 
 static void
-json_deployment(JsonBuilder *b, OstickDevice *device, const OstickDeploymentInfo *info,
-	gboolean rollback)
+json_deployment(
+	JsonBuilder *b, OstickDevice *device, const OstickDeploymentInfo *info, gboolean rollback)
 {
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "index");
@@ -70,7 +68,8 @@ json_deployment(JsonBuilder *b, OstickDevice *device, const OstickDeploymentInfo
 static void
 json_last_result(JsonBuilder *b, GKeyFile *last)
 {
-	g_auto(GStrv) keys = last ? g_key_file_get_keys(last, OSTICK_STATE_GROUP, NULL, NULL) : NULL;
+	g_auto(GStrv) keys =
+		last ? g_key_file_get_keys(last, OSTICK_STATE_GROUP, NULL, NULL) : NULL;
 
 	json_builder_set_member_name(b, "last_result");
 	if (keys == NULL) {
@@ -79,7 +78,8 @@ json_last_result(JsonBuilder *b, GKeyFile *last)
 	}
 	json_builder_begin_object(b);
 	for (guint i = 0; keys[i] != NULL; i++) {
-		g_autofree char *value = g_key_file_get_string(last, OSTICK_STATE_GROUP, keys[i], NULL);
+		g_autofree char *value =
+			g_key_file_get_string(last, OSTICK_STATE_GROUP, keys[i], NULL);
 
 		json_builder_set_member_name(b, keys[i]);
 		json_builder_add_string_value(b, value);
@@ -126,27 +126,32 @@ print_human(OstickDevice *device, GPtrArray *infos, GKeyFile *last)
 		g_autofree char *date = when ? g_date_time_format(when, "%Y-%m-%d %H:%M") : NULL;
 
 		printf("%c %-12s %.12s  %s %s%s%s%s%s\n", info->is_default ? '*' : ' ',
-				info->version ? info->version : "-", info->checksum, date ? date : "",
-				info->booted ? " booted" : "",
-				is_pending(device, info) ? " pending (reboot to use)" : "",
-				info->is_default && !is_pending(device, info) ? " default" : "",
-				(int)i == rollback ? " rollback" : "", info->pinned ? " pinned" : "");
+			info->version ? info->version : "-", info->checksum, date ? date : "",
+			info->booted ? " booted" : "",
+			is_pending(device, info) ? " pending (reboot to use)" : "",
+			info->is_default && !is_pending(device, info) ? " default" : "",
+			(int)i == rollback ? " rollback" : "", info->pinned ? " pinned" : "");
 	}
 	if (last != NULL) {
-		g_autofree char *outcome = g_key_file_get_string(last, OSTICK_STATE_GROUP, "outcome", NULL);
-		g_autofree char *to = g_key_file_get_string(last, OSTICK_STATE_GROUP, "to-version", NULL);
-		g_autofree char *time = g_key_file_get_string(last, OSTICK_STATE_GROUP, "time", NULL);
-		g_autofree char *msg = g_key_file_get_string(last, OSTICK_STATE_GROUP, "message", NULL);
+		g_autofree char *outcome =
+			g_key_file_get_string(last, OSTICK_STATE_GROUP, "outcome", NULL);
+		g_autofree char *to =
+			g_key_file_get_string(last, OSTICK_STATE_GROUP, "to-version", NULL);
+		g_autofree char *time =
+			g_key_file_get_string(last, OSTICK_STATE_GROUP, "time", NULL);
+		g_autofree char *msg =
+			g_key_file_get_string(last, OSTICK_STATE_GROUP, "message", NULL);
 
 		printf("Last result: %s%s%s at %s%s%s\n", outcome ? outcome : "?", to ? " " : "",
-				to ? to : "", time ? time : "?", msg ? ": " : "", msg ? msg : "");
+			to ? to : "", time ? time : "?", msg ? ": " : "", msg ? msg : "");
 	}
 }
 
 gboolean
 cmd_status(int argc, char **argv, GCancellable *cancellable, GError **error)
 {
-	g_autoptr(GOptionContext) context = g_option_context_new("- show deployments and the last result");
+	g_autoptr(GOptionContext) context =
+		g_option_context_new("- show deployments and the last result");
 	g_autoptr(OstickConfig) config = NULL;
 	g_autoptr(OstickDevice) device = NULL;
 	g_autoptr(GPtrArray) infos = NULL;
@@ -154,11 +159,11 @@ cmd_status(int argc, char **argv, GCancellable *cancellable, GError **error)
 
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!ostick_parse_options(context, &argc, &argv, 0, "", error) ||
-			(config = ostick_config_load(opt_config ? opt_config : OSTICK_DEFAULT_CONFIG,
-					 opt_config != NULL, error)) == NULL)
+		(config = ostick_config_load(opt_config ? opt_config : OSTICK_DEFAULT_CONFIG,
+			 opt_config != NULL, error)) == NULL)
 		return FALSE;
 	device = ostick_device_open(opt_sysroot ? opt_sysroot : config->sysroot,
-			opt_os ? opt_os : config->os, FALSE, cancellable, error);
+		opt_os ? opt_os : config->os, FALSE, cancellable, error);
 	if (device == NULL)
 		return FALSE;
 	infos = ostick_device_list(device);

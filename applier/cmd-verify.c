@@ -11,18 +11,18 @@ gboolean
 cmd_verify(int argc, char **argv, GCancellable *cancellable, GError **error)
 {
 	g_autoptr(GOptionContext) context = g_option_context_new(
-			"BUNDLE - check signature, every member's hash, and fit for this device");
+		"BUNDLE - check signature, every member's hash, and fit for this device");
 	g_autoptr(OstickConfig) config = NULL;
 	g_autoptr(OstickKeyring) keyring = NULL;
-	g_auto(OstickInstallResult) result = { 0 };
+	g_auto(OstickInstallResult) result = {0};
 	g_auto(OstickFd) fd = -1;
-	OstickInstallOptions options = { 0 };
+	OstickInstallOptions options = {0};
 
 	ostick_cli_add_device_options(context, &opt_device);
 	if (!ostick_parse_options(context, &argc, &argv, 1, "BUNDLE", error) ||
-			(config = ostick_cli_load_config(&opt_device, error)) == NULL ||
-			(keyring = ostick_keyring_load(config->keyring, error)) == NULL ||
-			(fd = ostick_open_input(argv[1], error)) < 0)
+		(config = ostick_cli_load_config(&opt_device, error)) == NULL ||
+		(keyring = ostick_keyring_load(config->keyring, error)) == NULL ||
+		(fd = ostick_open_input(argv[1], error)) < 0)
 		return FALSE;
 	options = (OstickInstallOptions){
 		.sysroot = config->sysroot,
@@ -35,9 +35,10 @@ cmd_verify(int argc, char **argv, GCancellable *cancellable, GError **error)
 	if (!ostick_install(fd, &options, &result, cancellable, error))
 		return g_prefix_error(error, "%s: ", argv[1]), FALSE;
 	if (result.outcome == OSTICK_OUTCOME_ALREADY_INSTALLED)
-		printf("%s: OK: already installed (%s %s)\n", argv[1], result.os, result.to_version);
+		printf("%s: OK: already installed (%s %s)\n", argv[1], result.os,
+			result.to_version);
 	else
 		printf("%s: OK: would install %s %s over %s\n", argv[1], result.os,
-				result.to_version, result.from_version ? result.from_version : "nothing");
+			result.to_version, result.from_version ? result.from_version : "nothing");
 	return TRUE;
 }

@@ -14,10 +14,10 @@
 #define MAX_LOCK_WAIT (24 * 3600)
 #define MAX_REBOOT_DELAY 3600
 
-static const char *const device_keys[] = { "compatible", "os", "keyring", "sysroot", NULL };
-static const char *const policy_keys[] = { "allow-downgrade", "reboot", "reboot-delay",
-	"reboot-command", NULL };
-static const char *const usb_keys[] = { "buses", "result-file", "lock-wait", NULL };
+static const char *const device_keys[] = {"compatible", "os", "keyring", "sysroot", NULL};
+static const char *const policy_keys[] = {
+	"allow-downgrade", "reboot", "reboot-delay", "reboot-command", NULL};
+static const char *const usb_keys[] = {"buses", "result-file", "lock-wait", NULL};
 
 const char *
 ostick_reboot_policy_name(OstickRebootPolicy policy)
@@ -93,8 +93,8 @@ take_boolean(GKeyFile *kf, const char *group, const char *key, gboolean *field, 
 }
 
 static gboolean
-take_seconds(GKeyFile *kf, const char *group, const char *key, guint max, guint *field,
-	GError **error)
+take_seconds(
+	GKeyFile *kf, const char *group, const char *key, guint max, guint *field, GError **error)
 {
 	g_autofree char *value = g_key_file_get_value(kf, group, key, NULL);
 	guint64 seconds = 0;
@@ -143,10 +143,9 @@ read_policy(GKeyFile *kf, OstickConfig *config, GError **error)
 	g_autofree char *reboot = g_key_file_get_string(kf, GROUP_POLICY, "reboot", NULL);
 
 	if (!take_boolean(kf, GROUP_POLICY, "allow-downgrade", &config->allow_downgrade, error) ||
-			!take_seconds(kf, GROUP_POLICY, "reboot-delay", MAX_REBOOT_DELAY,
-					&config->reboot_delay, error) ||
-			!take_argv(kf, GROUP_POLICY, "reboot-command", &config->reboot_command,
-					error))
+		!take_seconds(kf, GROUP_POLICY, "reboot-delay", MAX_REBOOT_DELAY,
+			&config->reboot_delay, error) ||
+		!take_argv(kf, GROUP_POLICY, "reboot-command", &config->reboot_command, error))
 		return FALSE;
 	if (reboot != NULL && strcmp(reboot, "after-install") == 0)
 		config->reboot = OSTICK_REBOOT_AFTER_INSTALL;
@@ -168,14 +167,14 @@ ostick_config_load(const char *path, gboolean must_exist, GError **error)
 		if (g_error_matches(local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
 			ostick_throw_errno_value(error, ENOENT, "config %s", path);
 		else
-			g_propagate_prefixed_error(error, g_steal_pointer(&local_error), "config %s: ",
-					path);
+			g_propagate_prefixed_error(
+				error, g_steal_pointer(&local_error), "config %s: ", path);
 		return NULL;
 	}
 	if (!check_known_keys(kf, GROUP_DEVICE, device_keys, error) ||
-			!check_known_keys(kf, GROUP_POLICY, policy_keys, error) ||
-			!check_known_keys(kf, GROUP_USB, usb_keys, error) ||
-			!read_policy(kf, config, error) || !read_usb(kf, config, error)) {
+		!check_known_keys(kf, GROUP_POLICY, policy_keys, error) ||
+		!check_known_keys(kf, GROUP_USB, usb_keys, error) ||
+		!read_policy(kf, config, error) || !read_usb(kf, config, error)) {
 		g_prefix_error(error, "config %s: ", path);
 		return NULL;
 	}

@@ -14,17 +14,17 @@ typedef enum {
 } OstickRebootPolicy;
 
 typedef struct {
-	char *compatible;    /* this device's compatible string; NULL: not configured */
-	char *os;            /* stateroot; NULL: the booted one */
-	char *keyring;       /* trusted public keys (directory or file) */
-	char *sysroot;       /* "/" on a device */
+	char *compatible; /* this device's compatible string; NULL: not configured */
+	char *os; /* stateroot; NULL: the booted one */
+	char *keyring; /* trusted public keys (directory or file) */
+	char *sysroot; /* "/" on a device */
 	gboolean allow_downgrade;
 	OstickRebootPolicy reboot;
-	guint reboot_delay;   /* seconds between a successful install and the reboot */
+	guint reboot_delay; /* seconds between a successful install and the reboot */
 	char **reboot_command; /* argv run to reboot (default: systemctl reboot, or reboot) */
-	gboolean result_file;  /* USB: leave ostick-result-<machine-id>.txt on the stick */
-	char **usb_buses;      /* ID_BUS values accepted for sticks: usb, mmc ... or any */
-	guint lock_wait;       /* USB: seconds to wait for another install to finish */
+	gboolean result_file; /* USB: leave ostick-result-<machine-id>.txt on the stick */
+	char **usb_buses; /* ID_BUS values accepted for sticks: usb, mmc ... or any */
+	guint lock_wait; /* USB: seconds to wait for another install to finish */
 } OstickConfig;
 
 /* Loads @path. A missing file is fine (defaults) unless @must_exist. Unknown keys in ostick's

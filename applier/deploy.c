@@ -104,8 +104,10 @@ ostick_device_open(
 		return NULL;
 	}
 	device->sysroot = ostree_sysroot_new(root);
-	if (!ostree_sysroot_load(device->sysroot, cancellable, error) ||
-		(lock && !lock_sysroot(device, error)) ||
+	/* Lock, then load: state loaded before another writer finished would be stale (its
+	 * bootversion, deployments and merge deployment), and writing from it breaks theirs. */
+	if ((lock && !lock_sysroot(device, error)) ||
+		!ostree_sysroot_load(device->sysroot, cancellable, error) ||
 		!ostree_sysroot_get_repo(device->sysroot, &device->repo, cancellable, error) ||
 		!load_state(device, os, error))
 		return NULL;
@@ -227,11 +229,23 @@ ostick_device_deploy(OstickDevice *device, const OstickManifest *manifest,
 	if (!ostree_sysroot_deploy_tree_with_options(device->sysroot, device->os, manifest->target,
 		    origin, device->merge, &opts, &deployment, cancellable, error))
 		return g_prefix_error(error, "deploying %.12s: ", manifest->target), FALSE;
-	/* Keeps the booted (or merge) deployment as rollback and cleans up the rest. */
+	/* Keeps the booted (or merge) deployment as rollback. NO_CLEAN: libostree's own cleanup
+	 * runs after the bootloader switch, and its failure would report a live deployment as
+	 * failed; once the switch is done, the install is. */
 	if (!ostree_sysroot_simple_write_deployment(device->sysroot, device->os, deployment,
-		    device->merge, OSTREE_SYSROOT_SIMPLE_WRITE_DEPLOYMENT_FLAGS_NONE, cancellable,
-		    error))
+		    device->merge, OSTREE_SYSROOT_SIMPLE_WRITE_DEPLOYMENT_FLAGS_NO_CLEAN,
+		    cancellable, error))
 		return g_prefix_error(error, "writing the boot configuration: "), FALSE;
+	return TRUE;
+}
+
+gboolean
+ostick_device_cleanup(OstickDevice *device, GError **error)
+{
+	/* Not cancellable: the new deployment is live whatever happens here, and an interrupted
+	 * prune only leaves garbage for the next cleanup. */
+	if (!ostree_sysroot_cleanup(device->sysroot, NULL, error))
+		return g_prefix_error(error, "cleaning up old deployments: "), FALSE;
 	return TRUE;
 }
 

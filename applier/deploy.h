@@ -13,9 +13,9 @@ G_BEGIN_DECLS
 /* One deployment as status and policy see it. */
 typedef struct {
 	char *checksum;
-	char *version;      /* origin [ostick] version, else the commit's "version"; may be NULL */
-	guint64 timestamp;  /* commit timestamp */
-	int index;          /* ostree index (boot menu order) */
+	char *version; /* origin [ostick] version, else the commit's "version"; may be NULL */
+	guint64 timestamp; /* commit timestamp */
+	int index; /* ostree index (boot menu order) */
 	gboolean booted;
 	gboolean is_default; /* what boots next: the first deployment of the OS */
 	gboolean pinned;
@@ -28,16 +28,16 @@ typedef struct {
 	OstreeRepo *repo;
 	char *os;
 	gboolean locked;
-	OstreeDeployment *booted;  /* NULL on a sysroot that is not running */
+	OstreeDeployment *booted; /* NULL on a sysroot that is not running */
 	OstreeDeployment *current; /* default deployment of @os (what boots next), or NULL */
-	OstreeDeployment *merge;   /* libostree's merge deployment (booted, else default) */
+	OstreeDeployment *merge; /* libostree's merge deployment (booted, else default) */
 } OstickDevice;
 
 /* Opens and loads the sysroot at @path. With @lock, takes libostree's sysroot lock (one
  * ostick/ostree operation at a time device-wide): OSTICK_ERROR_BUSY if it is held. @os may be
  * NULL: then the booted deployment's OS. (transfer full) */
-OstickDevice *ostick_device_open(const char *path, const char *os, gboolean lock,
-	GCancellable *cancellable, GError **error);
+OstickDevice *ostick_device_open(
+	const char *path, const char *os, gboolean lock, GCancellable *cancellable, GError **error);
 void ostick_device_free(OstickDevice *device);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OstickDevice, ostick_device_free)
 
@@ -53,10 +53,15 @@ GPtrArray *ostick_device_list(OstickDevice *device);
 char *ostick_device_get_bootloader(OstickDevice *device);
 
 /* Deploys @target as the new default of the device's OS, merging /etc from the merge deployment
- * and inheriting its kernel arguments; writes the bootloader configuration; cleans up, keeping
- * the booted or merge deployment as rollback. The origin records @manifest's ref and version. */
+  * and inheriting its kernel arguments; writes the bootloader configuration, keeping the booted
+ * or merge deployment as rollback. The origin records @manifest's ref and version. Once it
+ * returned TRUE the device boots @target: call ostick_device_cleanup() afterwards. */
 gboolean ostick_device_deploy(OstickDevice *device, const OstickManifest *manifest,
 	GCancellable *cancellable, GError **error);
+
+/* After a successful ostick_device_deploy(): removes deployments beyond the rollback, their
+ * boot files, and objects nothing references any more. Failure is only worth a warning. */
+gboolean ostick_device_cleanup(OstickDevice *device, GError **error);
 
 /* After ostick_device_deploy() failed: removes the deployment checkout and boot files it may
  * have left, so that the sysroot is as the bootloader configuration on disk says. Best effort. */

@@ -32,7 +32,8 @@ find_device(struct udev *udev, const char *device, GError **error)
 
 	/* A kernel name (sda1), as systemd's %I gives it, or a device node. */
 	if (strchr(device, '/') == NULL) {
-		struct udev_device *d = udev_device_new_from_subsystem_sysname(udev, "block", device);
+		struct udev_device *d =
+			udev_device_new_from_subsystem_sysname(udev, "block", device);
 
 		if (d == NULL)
 			ostick_throw_errno_value(error, ENOENT, "block device %s", device);
@@ -88,14 +89,14 @@ ostick_stick_lookup(const char *device, const char *const *buses, GError **error
 	usage = udev_device_get_property_value(d, "ID_FS_USAGE");
 	if (!bus_allowed(stick->bus, buses)) {
 		ostick_throw(error, OSTICK_ERROR_INCOMPATIBLE,
-				"%s is on bus '%s', not one of the configured [usb] buses", device,
-				stick->bus ? stick->bus : "(unknown)");
+			"%s is on bus '%s', not one of the configured [usb] buses", device,
+			stick->bus ? stick->bus : "(unknown)");
 		return NULL;
 	}
 	/* Without udev's database (no udevd), usage is unknown: mounting will tell. */
 	if (usage != NULL && strcmp(usage, "filesystem") != 0) {
 		ostick_throw(error, OSTICK_ERROR_INCOMPATIBLE, "%s holds no filesystem (%s)",
-				device, usage);
+			device, usage);
 		return NULL;
 	}
 	return g_steal_pointer(&stick);
@@ -113,7 +114,7 @@ enumerate_present(struct udev *udev, OstickStickFunc func, gpointer user_data)
 	udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e))
 	{
 		g_autoptr(OstickUdevDevice) d =
-				udev_device_new_from_syspath(udev, udev_list_entry_get_name(entry));
+			udev_device_new_from_syspath(udev, udev_list_entry_get_name(entry));
 
 		if (d != NULL && udev_device_get_devnode(d) != NULL)
 			func(udev_device_get_devnode(d), user_data);
@@ -131,7 +132,7 @@ handle_event(struct udev_monitor *monitor, OstickStickFunc func, gpointer user_d
 	action = udev_device_get_action(d);
 	usage = udev_device_get_property_value(d, "ID_FS_USAGE");
 	if (g_strcmp0(action, "add") == 0 && g_strcmp0(usage, "filesystem") == 0 &&
-			udev_device_get_devnode(d) != NULL)
+		udev_device_get_devnode(d) != NULL)
 		func(udev_device_get_devnode(d), user_data);
 }
 
@@ -149,13 +150,14 @@ ostick_stick_monitor(OstickStickFunc func, gpointer user_data, gboolean once,
 		/* "udev": events after udevd ran its rules (blkid's ID_FS_* are set by then). */
 		monitor = udev_monitor_new_from_netlink(udev, "udev");
 		if (monitor == NULL ||
-				udev_monitor_filter_add_match_subsystem_devtype(monitor, "block", NULL) < 0 ||
-				udev_monitor_enable_receiving(monitor) < 0)
+			udev_monitor_filter_add_match_subsystem_devtype(monitor, "block", NULL) <
+				0 ||
+			udev_monitor_enable_receiving(monitor) < 0)
 			return ostick_throw_errno(error, "udev monitor");
 	}
 	enumerate_present(udev, func, user_data);
 	while (!once && !g_cancellable_is_cancelled(cancellable)) {
-		struct pollfd pfd = { udev_monitor_get_fd(monitor), POLLIN, 0 };
+		struct pollfd pfd = {udev_monitor_get_fd(monitor), POLLIN, 0};
 		int r = poll(&pfd, 1, POLL_MS);
 
 		if (r < 0 && errno != EINTR)

@@ -7,11 +7,11 @@
 G_BEGIN_DECLS
 
 typedef struct {
-	char *name;    /* kernel name, e.g. sda1 */
+	char *name; /* kernel name, e.g. sda1 */
 	char *devnode; /* /dev/sda1 */
-	char *bus;     /* udev ID_BUS (usb, mmc, ...) or NULL when udev does not know */
+	char *bus; /* udev ID_BUS (usb, mmc, ...) or NULL when udev does not know */
 	char *fs_type; /* udev ID_FS_TYPE, or NULL when udev does not know (then mount probes) */
-	char *model;   /* for messages: vendor/model, or NULL */
+	char *model; /* for messages: vendor/model, or NULL */
 } OstickStick;
 
 void ostick_stick_free(OstickStick *stick);

@@ -44,6 +44,7 @@ ostick_install_result_clear(OstickInstallResult *result)
 	g_clear_pointer(&result->to_commit, g_free);
 	g_clear_pointer(&result->ref, g_free);
 	g_clear_pointer(&result->compatible, g_free);
+	g_clear_pointer(&result->warning, g_free);
 }
 
 static void
@@ -112,10 +113,14 @@ static gboolean
 read_to_end(Run *run, GError **error)
 {
 	const OstickManifest *m = ostick_bundle_reader_get_manifest(run->reader);
+	g_autofree char *repo_path = g_file_get_path(ostree_repo_get_path(run->device->repo));
+	/* Staging for a zstd check goes where an install would put it, not into RAM. */
+	g_autofree char *tmp_path = g_build_filename(repo_path, "tmp", NULL);
 
 	for (guint i = 0; i < m->n_parts; i++) {
 		if (g_cancellable_set_error_if_cancelled(run->cancellable, error) ||
-			!ostick_bundle_reader_read_part(run->reader, i, discard_chunk, NULL, error))
+			!ostick_bundle_reader_check_part(
+				run->reader, i, discard_chunk, NULL, tmp_path, error))
 			return FALSE;
 	}
 	return ostick_bundle_reader_finish(run->reader, error);
@@ -135,6 +140,7 @@ apply_and_deploy(Run *run, const OstickSuperblock *sb, GError **error)
 	OstickApplyOptions apply = {
 		run->options->progress, run->options->progress_data, run->start_us, TRUE, 0};
 	g_autofree char *old_commit = NULL;
+	g_autoptr(GError) cleanup_error = NULL;
 
 	if (!ostree_repo_resolve_rev(run->device->repo, m->ref, TRUE, &old_commit, error))
 		return FALSE;
@@ -151,6 +157,9 @@ apply_and_deploy(Run *run, const OstickSuperblock *sb, GError **error)
 		ostick_device_discard_failed_deploy(run->device);
 		return FALSE;
 	}
+	emit_stage(run, OSTICK_STAGE_CLEANUP);
+	if (!ostick_device_cleanup(run->device, &cleanup_error))
+		run->result->warning = g_strdup(cleanup_error->message);
 	return TRUE;
 }
 
@@ -160,11 +169,12 @@ run_pipeline(Run *run, int fd, GError **error)
 	const OstickSuperblock *sb;
 	gboolean installed = FALSE;
 
-	run->reader = ostick_bundle_reader_new(fd, error);
+	run->reader = ostick_bundle_reader_new(fd, run->cancellable, error);
 	if (run->reader == NULL || !verify_and_check(run, &installed, error))
 		return FALSE;
 	if (installed) {
 		run->result->outcome = OSTICK_OUTCOME_ALREADY_INSTALLED;
+		ostick_bundle_reader_drain(run->reader);
 		return TRUE;
 	}
 	if (run->options->probe_only) {

@@ -18,15 +18,15 @@ typedef enum {
 } OstickOutcome;
 
 typedef struct {
-	const char *sysroot;    /* "/" on a device */
-	const char *os;         /* NULL: the booted deployment's OS */
+	const char *sysroot; /* "/" on a device */
+	const char *os; /* NULL: the booted deployment's OS */
 	const char *compatible; /* this device's compatible string */
 	const OstickKeyring *keyring;
 	gboolean allow_downgrade;
-	gboolean no_deploy;   /* apply and set the ref, but do not deploy */
+	gboolean no_deploy; /* apply and set the ref, but do not deploy */
 	gboolean verify_only; /* read and check everything, write nothing, take no lock */
-	gboolean probe_only;  /* stop after the signature and fit checks (implies verify_only) */
-	gboolean record;      /* keep the outcome for `status` (var/lib/ostick/last-result) */
+	gboolean probe_only; /* stop after the signature and fit checks (implies verify_only) */
+	gboolean record; /* keep the outcome for `status` (var/lib/ostick/last-result) */
 	OstickProgressFunc progress;
 	gpointer progress_data;
 } OstickInstallOptions;
@@ -44,6 +44,7 @@ typedef struct {
 	guint64 bytes_read;
 	guint64 peak_staging;
 	gint64 duration_us;
+	char *warning; /* installed, but something after the switch failed (cleanup) */
 } OstickInstallResult;
 
 void ostick_install_result_clear(OstickInstallResult *result);

@@ -6,6 +6,7 @@
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
 	const char *name;
@@ -14,11 +15,11 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
-	{ "install", cmd_install, "Verify, apply and deploy a bundle (a path, - or --fd N)" },
-	{ "verify", cmd_verify, "Check a bundle fits this device and is intact; change nothing" },
-	{ "status", cmd_status, "Show deployments, versions and the last result" },
-	{ "usb", cmd_usb, "Install from a stick: what the udev rule's unit runs" },
-	{ "monitor", cmd_monitor, "Watch for sticks with libudev (systems without systemd)" },
+	{"install", cmd_install, "Verify, apply and deploy a bundle (a path, - or --fd N)"},
+	{"verify", cmd_verify, "Check a bundle fits this device and is intact; change nothing"},
+	{"status", cmd_status, "Show deployments, versions and the last result"},
+	{"usb", cmd_usb, "Install from a stick: what the udev rule's unit runs"},
+	{"monitor", cmd_monitor, "Watch for sticks with libudev (systems without systemd)"},
 };
 
 static void
@@ -27,10 +28,11 @@ print_usage(FILE *out)
 	fprintf(out, "Usage: ostick-apply COMMAND [OPTION...]\n\nCommands:\n");
 	for (guint i = 0; i < G_N_ELEMENTS(commands); i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\n'ostick-apply COMMAND --help' shows a command's options.\n"
-		     "Exit codes: 0 installed or already installed, 1 failure, 2 usage or "
-		     "configuration,\n3 not for this device, 4 not authentic or corrupt, 5 no space, "
-		     "6 busy,\n7 not found, 10 interrupted.\n");
+	fprintf(out,
+		"\n'ostick-apply COMMAND --help' shows a command's options.\n"
+		"Exit codes: 0 installed or already installed, 1 failure, 2 usage or "
+		"configuration,\n3 not for this device, 4 not authentic or corrupt, 5 no space, "
+		"6 busy,\n7 not found, 10 interrupted.\n");
 }
 
 static const Command *
@@ -41,6 +43,17 @@ find_command(const char *name)
 			return &commands[i];
 	}
 	return NULL;
+}
+
+/* A repeated signal: the user insists. Leave at once with the documented code (from the signal
+ * thread, so any call is safe); what a killed run leaves, the next run reuses or removes. */
+static void
+exit_now(int signum)
+{
+	static const char message[] = "ostick-apply: interrupted again: exiting now\n";
+
+	(void)!write(STDERR_FILENO, message, sizeof message - 1);
+	_exit(OSTICK_EXIT_CANCELLED);
 }
 
 int
@@ -58,7 +71,7 @@ main(int argc, char **argv)
 		return OSTICK_EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-			strcmp(argv[1], "help") == 0) {
+		strcmp(argv[1], "help") == 0) {
 		print_usage(stdout);
 		return OSTICK_EXIT_OK;
 	}
@@ -69,16 +82,17 @@ main(int argc, char **argv)
 	command = find_command(argv[1]);
 	if (command == NULL) {
 		ostick_cli_log(OSTICK_LOG_ERROR, "unknown command '%s' (see ostick-apply --help)",
-				argv[1]);
+			argv[1]);
 		return OSTICK_EXIT_USAGE;
 	}
 	/* "Usage: ostick-apply install [OPTION...]" in the command's --help. */
 	prgname = g_strdup_printf("ostick-apply %s", command->name);
 	g_set_prgname(prgname);
-	ostick_cancel_on_signals(cancellable);
+	ostick_cancel_on_signals(cancellable, exit_now);
 	if (!command->func(argc - 1, argv + 1, cancellable, &error)) {
-		ostick_cli_log(OSTICK_LOG_ERROR, "%s: %s", command->name, error->message);
-		return ostick_error_to_exit_code(error);
+		ostick_cli_log(OSTICK_LOG_ERROR, "%s: %s", command->name,
+			error ? error->message : "failed (no details)");
+		return error ? ostick_error_to_exit_code(error) : OSTICK_EXIT_FAILURE;
 	}
 	return OSTICK_EXIT_OK;
 }

@@ -143,7 +143,8 @@ ostick_policy_staging_bytes(const OstickManifest *manifest)
 	for (guint i = 0; i < manifest->n_parts; i++) {
 		const OstickMember *part = &manifest->parts[i];
 
-		peak = MAX(peak, part->size + part->decoded_size);
+		/* The member beside what it decodes to (by libostree, or ostick for zstd). */
+		peak = MAX(peak, part->size + MAX(part->decoded_size, part->payload_size));
 	}
 	return peak + STAGING_OVERHEAD;
 }

@@ -23,8 +23,8 @@ gboolean ostick_policy_check_fit(OstickDevice *device, const OstickManifest *man
 
 /* Every object @commit reaches (dirtrees, dirmeta and file objects) is in @repo, or in its
  * open transaction. Error: G_IO_ERROR_NOT_FOUND naming the first missing object. */
-gboolean ostick_commit_check_complete(OstreeRepo *repo, const char *commit,
-	GCancellable *cancellable, GError **error);
+gboolean ostick_commit_check_complete(
+	OstreeRepo *repo, const char *commit, GCancellable *cancellable, GError **error);
 
 /* For a delta: the base commit and every object it reaches are in the repo (bsdiff opcodes read
  * old objects). Error: OSTICK_ERROR_BASE_MISSING. */
@@ -37,7 +37,7 @@ guint64 ostick_policy_staging_bytes(const OstickManifest *manifest);
 
 /* The repo's filesystem has room for the new objects, the staging, and libostree's reserve
  * (core.min-free-space-*). Error: OSTICK_ERROR_NO_SPACE. */
-gboolean ostick_policy_check_space(OstreeRepo *repo, const OstickManifest *manifest,
-	GError **error);
+gboolean ostick_policy_check_space(
+	OstreeRepo *repo, const OstickManifest *manifest, GError **error);
 
 G_END_DECLS

@@ -12,8 +12,8 @@ state_path(OstickDevice *device)
 {
 	g_autofree char *sysroot = g_file_get_path(ostree_sysroot_get_path(device->sysroot));
 
-	return g_build_filename(sysroot, "ostree/deploy", device->os, "var/lib/ostick/last-result",
-			NULL);
+	return g_build_filename(
+		sysroot, "ostree/deploy", device->os, "var/lib/ostick/last-result", NULL);
 }
 
 static void
@@ -32,8 +32,10 @@ ostick_state_record(OstickDevice *device, const OstickInstallResult *result, con
 	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
 	g_autofree char *when = g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
 
-	g_key_file_set_string(kf, OSTICK_STATE_GROUP, "outcome", ostick_outcome_name(result->outcome));
-	g_key_file_set_integer(kf, OSTICK_STATE_GROUP, "exit-code", ostick_error_to_exit_code(error));
+	g_key_file_set_string(
+		kf, OSTICK_STATE_GROUP, "outcome", ostick_outcome_name(result->outcome));
+	g_key_file_set_integer(
+		kf, OSTICK_STATE_GROUP, "exit-code", ostick_error_to_exit_code(error));
 	g_key_file_set_string(kf, OSTICK_STATE_GROUP, "time", when);
 	set_optional(kf, "message", error ? error->message : NULL);
 	set_optional(kf, "from-version", result->from_version);

@@ -13,8 +13,8 @@ G_BEGIN_DECLS
 
 /* Records @result (and @error when it failed). Best effort: a failure to record is not a failure
  * of the install. */
-void ostick_state_record(OstickDevice *device, const OstickInstallResult *result,
-	const GError *error);
+void ostick_state_record(
+	OstickDevice *device, const OstickInstallResult *result, const GError *error);
 
 /* The last recorded result, or NULL if none. (transfer full) */
 GKeyFile *ostick_state_load(OstickDevice *device);

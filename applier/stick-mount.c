@@ -1,10 +1,14 @@
 /* stick-mount.c: read-only stick mounts. */
 #include "stick-mount.h"
 
+#include "ostick-cleanup.h"
 #include "ostick-error.h"
 
 #include <errno.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,19 +19,37 @@ struct _OstickMount {
 	char *path;
 	char *fs_type;
 	char *options;
+	char *devnode;
+	int was_readonly; /* the block device's read-only flag before us; -1 unknown */
 };
+
+/* The block device's own read-only flag: with it set, no filesystem driver can write to the
+ * stick (ext4 records errors in its superblock even on a read-only mount). Best effort. */
+static int
+set_device_readonly(const char *devnode, int readonly)
+{
+	g_auto(OstickFd) fd = open(devnode, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	int before = -1;
+
+	if (fd < 0 || ioctl(fd, BLKROGET, &before) < 0)
+		return -1;
+	(void)ioctl(fd, BLKROSET, &readonly);
+	return before;
+}
 
 /* Files 0600 and directories 0700, owned by root: nothing on the stick is for other users. */
 static const struct {
 	const char *type;
 	const char *options;
 } supported[] = {
-	{ "vfat", "uid=0,gid=0,fmask=0177,dmask=0077,utf8=1" },
-	{ "exfat", "uid=0,gid=0,fmask=0177,dmask=0077" },
-	{ "ext4", "noload" },
-	{ "ext3", "noload" },
-	{ "ext2", NULL },
-	{ "iso9660", NULL },
+	{"vfat", "uid=0,gid=0,fmask=0177,dmask=0077,utf8=1"},
+	{"exfat", "uid=0,gid=0,fmask=0177,dmask=0077"},
+	/* errors=continue: a crafted superblock saying errors=panic must not panic the device
+	 * (the kernel acts on errors even on a read-only mount). */
+	{"ext4", "noload,errors=continue"},
+	{"ext3", "noload,errors=continue"},
+	{"ext2", "errors=continue"},
+	{"iso9660", NULL},
 };
 
 static int
@@ -44,7 +66,7 @@ static gboolean
 try_mount(OstickMount *m, const char *devnode, guint index)
 {
 	if (mount(devnode, m->path, supported[index].type, MS_RDONLY | MOUNT_FLAGS,
-			    supported[index].options) < 0)
+		    supported[index].options) < 0)
 		return FALSE;
 	m->fs_type = g_strdup(supported[index].type);
 	m->options = g_strdup(supported[index].options);
@@ -58,7 +80,7 @@ mount_any(OstickMount *m, const OstickStick *stick, GError **error)
 
 	if (stick->fs_type != NULL && known < 0)
 		return ostick_throw(error, OSTICK_ERROR_INCOMPATIBLE,
-				"%s: filesystem %s is not supported", stick->devnode, stick->fs_type);
+			"%s: filesystem %s is not supported", stick->devnode, stick->fs_type);
 	/* udev's type first; then, as mount(8) does when it does not know, let the kernel recognise
 	 * one of ours (no udevd, or a stale database). */
 	if (known >= 0 && try_mount(m, stick->devnode, (guint)known))
@@ -73,9 +95,9 @@ mount_any(OstickMount *m, const OstickStick *stick, GError **error)
 			return ostick_throw_errno(error, "mounting %s", stick->devnode);
 	}
 	return ostick_throw(error, OSTICK_ERROR_INCOMPATIBLE,
-			"%s: no filesystem this kernel can mount read-only (vfat, exfat, ext2/3/4, "
-			"iso9660)",
-			stick->devnode);
+		"%s: no filesystem this kernel can mount read-only (vfat, exfat, ext2/3/4, "
+		"iso9660)",
+		stick->devnode);
 }
 
 OstickMount *
@@ -93,6 +115,8 @@ ostick_mount_stick(const OstickStick *stick, const char *parent_dir, GError **er
 		return NULL;
 	}
 	m->path = g_steal_pointer(&template);
+	m->devnode = g_strdup(stick->devnode);
+	m->was_readonly = set_device_readonly(m->devnode, 1);
 	if (!mount_any(m, stick, error))
 		return NULL;
 	return g_steal_pointer(&m);
@@ -117,8 +141,8 @@ remount(OstickMount *m, unsigned long rw_flag, GError **error)
 	const char *options = g_str_has_prefix(m->fs_type, "ext") ? NULL : m->options;
 
 	if (mount(NULL, m->path, NULL, MS_REMOUNT | MOUNT_FLAGS | rw_flag, options) < 0)
-		return ostick_throw_errno(error, "remounting %s %s", m->path,
-				rw_flag ? "read-only" : "read-write");
+		return ostick_throw_errno(
+			error, "remounting %s %s", m->path, rw_flag ? "read-only" : "read-write");
 	return TRUE;
 }
 
@@ -129,15 +153,21 @@ ostick_mount_write(OstickMount *m, gboolean (*write)(const char *, gpointer, GEr
 	gboolean ok;
 
 	if (strcmp(m->fs_type, "iso9660") == 0)
-		return ostick_throw(error, OSTICK_ERROR_INCOMPATIBLE, "the stick is read-only media");
-	if (!remount(m, 0, error))
+		return ostick_throw(
+			error, OSTICK_ERROR_INCOMPATIBLE, "the stick is read-only media");
+	(void)set_device_readonly(m->devnode, 0);
+	if (!remount(m, 0, error)) {
+		(void)set_device_readonly(m->devnode, 1);
 		return FALSE;
+	}
 	ok = write(m->path, user_data, error);
 	{
 		/* Remounting read-only flushes what was written before the stick may be pulled. */
 		g_autoptr(GError) local_error = NULL;
+		gboolean readonly = remount(m, MS_RDONLY, ok ? error : &local_error);
 
-		if (!remount(m, MS_RDONLY, ok ? error : &local_error))
+		(void)set_device_readonly(m->devnode, 1);
+		if (!readonly)
 			return FALSE;
 	}
 	return ok;
@@ -151,6 +181,9 @@ ostick_mount_free(OstickMount *m)
 	if (m->fs_type != NULL && umount2(m->path, 0) < 0)
 		(void)umount2(m->path, MNT_DETACH); /* pulled out or busy: detach */
 	(void)rmdir(m->path);
+	if (m->devnode != NULL && m->was_readonly >= 0)
+		(void)set_device_readonly(m->devnode, m->was_readonly);
+	g_free(m->devnode);
 	g_free(m->path);
 	g_free(m->fs_type);
 	g_free(m->options);

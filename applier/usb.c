@@ -6,6 +6,7 @@
 #include "ostick-error.h"
 #include "stick-mount.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -80,46 +81,94 @@ note(Handler *h, const char *name, const char *why)
 	log_message(h, 6, "%s: %s", name, why);
 }
 
-/* Regular files named *.ostick, not hidden (macOS leaves ._name beside each file), opened
- * without following symlinks so the name cannot be swapped for a link afterwards. */
-static void
-scan_dir(Handler *h, const char *root, const char *subdir)
+/* A file name from the stick as it may appear in the journal and the result file: valid
+ * UTF-8, control characters (escape sequences, carriage returns) shown as '?'. */
+static char *
+printable_name(const char *name)
 {
-	g_autofree char *dir_path = g_build_filename(root, subdir, NULL);
-	g_autoptr(GDir) dir = g_dir_open(dir_path, 0, NULL);
-	const char *entry;
+	g_autofree char *valid = g_utf8_make_valid(name, -1);
+	GString *out = g_string_new(NULL);
 
-	while (dir != NULL && (entry = g_dir_read_name(dir)) != NULL) {
-		g_autofree char *path = g_build_filename(dir_path, entry, NULL);
-		g_autofree char *rel =
-			subdir[0] ? g_build_filename(subdir, entry, NULL) : g_strdup(entry);
-		Candidate *c;
-		struct stat st;
-		int fd;
+	for (const char *p = valid; *p; p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p);
 
-		if (!g_str_has_suffix(entry, ".ostick"))
-			continue;
-		if (entry[0] == '.') {
-			note(h, rel, "hidden file (macOS leaves ._NAME beside each file): ignored");
-			continue;
-		}
-		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-			note(h, rel, "not a regular file (symlinks are not followed): ignored");
-			ostick_fd_close(fd);
-			continue;
-		}
-		if (h->candidates->len == MAX_CANDIDATES) {
-			note(h, rel, "too many bundles on the stick: ignored");
-			close(fd);
-			continue;
-		}
-		c = g_new0(Candidate, 1);
-		c->name = g_steal_pointer(&rel);
-		c->fd = fd;
-		c->size = (guint64)st.st_size;
-		g_ptr_array_add(h->candidates, c);
+		if (g_unichar_iscntrl(c))
+			g_string_append_c(out, '?');
+		else
+			g_string_append_unichar(out, c);
 	}
+	return g_string_free(out, FALSE);
+}
+
+/* Opens @entry of @dfd if it is a regular file, without following a symlink and without
+ * blocking on a FIFO, then makes reads blocking again. -1 otherwise. */
+static int
+open_regular(int dfd, const char *entry, struct stat *out_st)
+{
+	g_auto(OstickFd) fd =
+		openat(dfd, entry, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0 || fstat(fd, out_st) < 0 || !S_ISREG(out_st->st_mode) ||
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+		return -1;
+	return ostick_steal_fd(&fd);
+}
+
+static void
+add_candidate(Handler *h, int dfd, const char *entry, char *rel)
+{
+	Candidate *c;
+	struct stat st;
+	int fd;
+
+	if (entry[0] == '.') {
+		note(h, rel, "hidden file (macOS leaves ._NAME beside each file): ignored");
+		return;
+	}
+	fd = open_regular(dfd, entry, &st);
+	if (fd < 0) {
+		note(h, rel, "not a regular file (symlinks are not followed): ignored");
+		return;
+	}
+	if (h->candidates->len == MAX_CANDIDATES) {
+		note(h, rel, "too many bundles on the stick: ignored");
+		close(fd);
+		return;
+	}
+	c = g_new0(Candidate, 1);
+	c->name = g_strdup(rel);
+	c->fd = fd;
+	c->size = (guint64)st.st_size;
+	g_ptr_array_add(h->candidates, c);
+}
+
+/* Every *.ostick entry of @subdir ("" for the top level) of the stick at @root_fd. The folder is
+ * opened without following a symlink: a link to the device's own files must not lead there. */
+static void
+scan_dir(Handler *h, int root_fd, const char *subdir)
+{
+	g_auto(OstickFd) dfd = openat(
+		root_fd, subdir[0] ? subdir : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *dir;
+	struct dirent *dent;
+
+	if (dfd < 0) {
+		if (errno != ENOENT)
+			note(h, subdir, "not a folder (symlinks are not followed): ignored");
+		return;
+	}
+	dir = fdopendir(ostick_steal_fd(&dfd));
+	if (dir == NULL)
+		return;
+	while ((dent = readdir(dir)) != NULL) {
+		g_autofree char *shown = printable_name(dent->d_name);
+		g_autofree char *rel =
+			subdir[0] ? g_build_filename(subdir, shown, NULL) : g_strdup(shown);
+
+		if (g_str_has_suffix(dent->d_name, ".ostick"))
+			add_candidate(h, dirfd(dir), dent->d_name, rel);
+	}
+	closedir(dir);
 }
 
 /* How serious a refusal is: a wrong or tampered bundle must show (the unit fails); an older or
@@ -336,8 +385,12 @@ install_best(Handler *h, GError **error)
 static gboolean
 handle_mounted(Handler *h, const char *root, GError **error)
 {
-	scan_dir(h, root, "");
-	scan_dir(h, root, BUNDLE_DIR);
+	g_auto(OstickFd) root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (root_fd < 0)
+		return ostick_throw_errno(error, "%s", root);
+	scan_dir(h, root_fd, "");
+	scan_dir(h, root_fd, BUNDLE_DIR);
 	if (h->candidates->len == 0) {
 		h->result->outcome = OSTICK_USB_NOTHING_FOUND;
 		log_message(h, 6, "no *.ostick bundle on %s: nothing to do", h->result->device);

@@ -12,7 +12,7 @@ G_BEGIN_DECLS
 
 typedef enum {
 	OSTICK_USB_NOTHING_FOUND, /* no *.ostick file: not an update stick */
-	OSTICK_USB_UP_TO_DATE,    /* bundles, but none newer than what runs */
+	OSTICK_USB_UP_TO_DATE, /* bundles, but none newer than what runs */
 	OSTICK_USB_INSTALLED,
 	OSTICK_USB_FAILED,
 } OstickUsbOutcome;

@@ -64,12 +64,12 @@ spin(gpointer data)
 
 	g_mutex_lock(&spinner->lock);
 	while (!spinner->stop) {
-		OstickProgress progress = { .stage = spinner->stage };
+		OstickProgress progress = {.stage = spinner->stage};
 
 		progress.elapsed_us = g_get_monotonic_time() - spinner->start_us;
 		ostick_cli_progress(&progress, NULL);
-		g_cond_wait_until(&spinner->cond, &spinner->lock,
-				g_get_monotonic_time() + 4 * REDRAW_US);
+		g_cond_wait_until(
+			&spinner->cond, &spinner->lock, g_get_monotonic_time() + 4 * REDRAW_US);
 	}
 	g_mutex_unlock(&spinner->lock);
 	return NULL;

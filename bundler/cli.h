@@ -12,8 +12,8 @@ G_BEGIN_DECLS
 
 /* A command: parses its own options, does its work, prints its result. Errors go to main(),
  * which prints them and picks the exit code. */
-typedef gboolean (*OstickCommandFunc)(int argc, char **argv, GCancellable *cancellable,
-	GError **error);
+typedef gboolean (*OstickCommandFunc)(
+	int argc, char **argv, GCancellable *cancellable, GError **error);
 
 gboolean cmd_create(int argc, char **argv, GCancellable *cancellable, GError **error);
 gboolean cmd_inspect(int argc, char **argv, GCancellable *cancellable, GError **error);

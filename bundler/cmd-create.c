@@ -1,6 +1,7 @@
 /* cmd-create.c: ostick-bundle create — repo or rootfs in, signed bundle out. */
 #include "cli.h"
 #include "delta.h"
+#include "encode.h"
 #include "ostick-error.h"
 #include "ostick-file.h"
 #include "ostick-hash.h"
@@ -32,39 +33,44 @@ static char *opt_output;
 static gboolean opt_force;
 static int opt_max_part_mb = DEFAULT_MAX_PART_MB;
 static gboolean opt_no_bsdiff;
+static char *opt_part_encoding;
+static int opt_zstd_level = OSTICK_DEFAULT_ZSTD_LEVEL;
 
 static GOptionEntry entries[] = {
-	{ "repo", 0, 0, G_OPTION_ARG_FILENAME, &opt_repo,
-		"OSTree repo holding the commits (with --rootfs: where to commit it)", "REPO" },
-	{ "rootfs", 0, 0, G_OPTION_ARG_FILENAME, &opt_rootfs,
+	{"repo", 0, 0, G_OPTION_ARG_FILENAME, &opt_repo,
+		"OSTree repo holding the commits (with --rootfs: where to commit it)", "REPO"},
+	{"rootfs", 0, 0, G_OPTION_ARG_FILENAME, &opt_rootfs,
 		"Commit this root filesystem (directory, .tar, .tar.gz, .tar.xz, .tar.zst) first",
-		"PATH" },
-	{ "ref", 0, 0, G_OPTION_ARG_STRING, &opt_ref, "Ref the device will track (required)",
-		"REF" },
-	{ "from", 0, 0, G_OPTION_ARG_STRING, &opt_from,
-		"Delta from this commit or ref (the version on the device)", "REV" },
-	{ "from-scratch", 0, 0, G_OPTION_ARG_NONE, &opt_from_scratch,
-		"Carry the whole tree (the default without --from)", NULL },
-	{ "to", 0, 0, G_OPTION_ARG_STRING, &opt_to, "Target commit (default: the ref)", "REV" },
-	{ "key", 'k', 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_keys,
-		"PEM private key to sign with (repeat to sign with several)", "KEY.pem" },
-	{ "compatible", 0, 0, G_OPTION_ARG_STRING, &opt_compatible,
-		"Devices that may install this bundle (required)", "STRING" },
-	{ "version", 0, 0, G_OPTION_ARG_STRING, &opt_version,
-		"Human version (default: the commit's version metadata)", "STRING" },
-	{ "os", 0, 0, G_OPTION_ARG_STRING, &opt_os,
-		"OS name / stateroot (default: ID from the tree's os-release)", "NAME" },
-	{ "description", 0, 0, G_OPTION_ARG_STRING, &opt_description, "Free text for humans",
-		"TEXT" },
-	{ "output", 'o', 0, G_OPTION_ARG_FILENAME, &opt_output, "Bundle to write (required)",
-		"OUT.ostick" },
-	{ "force", 'f', 0, G_OPTION_ARG_NONE, &opt_force, "Replace the output if it exists", NULL },
-	{ "max-part-size", 0, 0, G_OPTION_ARG_INT, &opt_max_part_mb,
-		"Largest delta part in MB (default 32; bounds device memory and staging)", "MB" },
-	{ "no-bsdiff", 0, 0, G_OPTION_ARG_NONE, &opt_no_bsdiff,
-		"No binary diffs of modified files (faster to create, larger)", NULL },
-	{ NULL }
-};
+		"PATH"},
+	{"ref", 0, 0, G_OPTION_ARG_STRING, &opt_ref, "Ref the device will track (required)", "REF"},
+	{"from", 0, 0, G_OPTION_ARG_STRING, &opt_from,
+		"Delta from this commit or ref (the version on the device)", "REV"},
+	{"from-scratch", 0, 0, G_OPTION_ARG_NONE, &opt_from_scratch,
+		"Carry the whole tree (the default without --from)", NULL},
+	{"to", 0, 0, G_OPTION_ARG_STRING, &opt_to, "Target commit (default: the ref)", "REV"},
+	{"key", 'k', 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_keys,
+		"PEM private key to sign with (repeat to sign with several)", "KEY.pem"},
+	{"compatible", 0, 0, G_OPTION_ARG_STRING, &opt_compatible,
+		"Devices that may install this bundle (required)", "STRING"},
+	{"version", 0, 0, G_OPTION_ARG_STRING, &opt_version,
+		"Human version (default: the commit's version metadata)", "STRING"},
+	{"os", 0, 0, G_OPTION_ARG_STRING, &opt_os,
+		"OS name / stateroot (default: ID from the tree's os-release)", "NAME"},
+	{"description", 0, 0, G_OPTION_ARG_STRING, &opt_description, "Free text for humans",
+		"TEXT"},
+	{"output", 'o', 0, G_OPTION_ARG_FILENAME, &opt_output, "Bundle to write (required)",
+		"OUT.ostick"},
+	{"force", 'f', 0, G_OPTION_ARG_NONE, &opt_force, "Replace the output if it exists", NULL},
+	{"max-part-size", 0, 0, G_OPTION_ARG_INT, &opt_max_part_mb,
+		"Largest delta part in MB (default 32; bounds device memory and staging)", "MB"},
+	{"part-encoding", 0, 0, G_OPTION_ARG_STRING, &opt_part_encoding,
+		"zstd (default: fast to install) or ostree-xz (stock ostree can apply it)",
+		"ENCODING"},
+	{"zstd-level", 0, 0, G_OPTION_ARG_INT, &opt_zstd_level,
+		"zstd compression level, 1 to 22 (default 19)", "N"},
+	{"no-bsdiff", 0, 0, G_OPTION_ARG_NONE, &opt_no_bsdiff,
+		"No binary diffs of modified files (faster to create, larger)", NULL},
+	{NULL}};
 
 static gboolean
 check_options(GError **error)
@@ -78,13 +84,26 @@ check_options(GError **error)
 	if (opt_rootfs != NULL && opt_to != NULL)
 		return ostick_throw_usage(error, "--to makes no sense with --rootfs");
 	if (opt_rootfs != NULL && opt_repo == NULL && opt_from != NULL)
-		return ostick_throw_usage(error, "--from with --rootfs needs --repo holding the base");
+		return ostick_throw_usage(
+			error, "--from with --rootfs needs --repo holding the base");
+	/* Before anything is committed: a usage error leaves no repo behind. */
+	if (opt_rootfs != NULL && opt_version == NULL)
+		return ostick_throw_usage(error, "--rootfs needs --version");
+	if (!ostree_validate_rev(opt_ref, NULL))
+		return ostick_throw_usage(error, "--ref '%s' is not a valid ref name", opt_ref);
 	if (opt_keys == NULL)
 		return ostick_throw_usage(error, "missing --key");
 	if (opt_compatible == NULL)
 		return ostick_throw_usage(error, "missing --compatible");
 	if (opt_output == NULL)
 		return ostick_throw_usage(error, "missing --output");
+	if (opt_part_encoding != NULL && !g_str_equal(opt_part_encoding, OSTICK_ENCODING_ZSTD) &&
+		!g_str_equal(opt_part_encoding, OSTICK_ENCODING_OSTREE_XZ))
+		return ostick_throw_usage(
+			error, "--part-encoding: '%s' is not zstd or ostree-xz", opt_part_encoding);
+	if (opt_zstd_level < 1 || opt_zstd_level > 22)
+		return ostick_throw_usage(
+			error, "--zstd-level: %d is not in 1..22", opt_zstd_level);
 	if (opt_max_part_mb < 1 || opt_max_part_mb > 4096)
 		return ostick_throw_usage(error, "--max-part-size must be 1..4096 MB");
 	return TRUE;
@@ -101,22 +120,36 @@ creation_time(guint64 *out_time, GError **error)
 		return TRUE;
 	}
 	if (!g_ascii_string_to_unsigned(epoch, 10, 0, G_MAXINT64, out_time, NULL))
-		return ostick_throw_usage(error, "SOURCE_DATE_EPOCH='%s' is not a Unix time", epoch);
+		return ostick_throw_usage(
+			error, "SOURCE_DATE_EPOCH='%s' is not a Unix time", epoch);
 	return TRUE;
 }
 
+/* Every --key, checked before the long delta generation (not when signing after it): usable,
+ * each key once, not more than a signature block holds. */
 static GPtrArray *
 load_keys(GError **error)
 {
 	g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func((GDestroyNotify)EVP_PKEY_free);
+	g_autoptr(GHashTable) ids = g_hash_table_new_full(
+		g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, NULL);
 
 	for (guint i = 0; opt_keys[i] != NULL; i++) {
 		EVP_PKEY *key = ostick_key_load_private(opt_keys[i], error);
+		guint8 id[OSTICK_KEY_ID_LEN];
 
 		if (key == NULL)
 			return NULL;
 		g_ptr_array_add(keys, key);
+		if (!ostick_key_get_id(key, id, error))
+			return NULL;
+		if (!g_hash_table_add(ids, g_bytes_new(id, sizeof id)))
+			return ostick_throw(error, OSTICK_ERROR_KEY,
+				       "%s: the same key is given twice", opt_keys[i]),
+			       NULL;
 	}
+	if (keys->len > OSTICK_SIG_MAX_COUNT)
+		return ostick_throw_usage(error, "at most %d --key", OSTICK_SIG_MAX_COUNT), NULL;
 	return g_steal_pointer(&keys);
 }
 
@@ -129,8 +162,8 @@ open_repo(const char *workdir, GCancellable *cancellable, GError **error)
 	if (opt_rootfs == NULL)
 		return ostick_repo_open(opt_repo, cancellable, error);
 	if (opt_repo != NULL)
-		return ostick_repo_open_or_create(opt_repo, OSTREE_REPO_MODE_ARCHIVE, cancellable,
-				error);
+		return ostick_repo_open_or_create(
+			opt_repo, OSTREE_REPO_MODE_ARCHIVE, cancellable, error);
 	/* A throw-away repo when the user keeps none: bare keeps ownership cheaply, as root. */
 	tmp_repo = g_build_filename(workdir, "repo", NULL);
 	mode = getuid() == 0 ? OSTREE_REPO_MODE_BARE : OSTREE_REPO_MODE_ARCHIVE;
@@ -140,16 +173,14 @@ open_repo(const char *workdir, GCancellable *cancellable, GError **error)
 static char *
 resolve_target(OstreeRepo *repo, guint64 created, GCancellable *cancellable, GError **error)
 {
-	OstickRootfsOptions options = { opt_rootfs, opt_ref, opt_version, created };
+	OstickRootfsOptions options = {opt_rootfs, opt_ref, opt_version, created};
 	char *target;
 
 	if (opt_rootfs == NULL)
 		return ostick_repo_resolve_commit(repo, opt_to ? opt_to : opt_ref, error);
-	if (opt_version == NULL)
-		return ostick_throw_usage(error, "--rootfs needs --version"), NULL;
 	target = ostick_rootfs_commit(repo, &options, cancellable, error);
 	if (target == NULL)
-		g_prefix_error(error, "committing %s: ", opt_rootfs);
+		g_prefix_error(error, "rootfs %s: ", opt_rootfs);
 	return target;
 }
 
@@ -177,7 +208,7 @@ resolve_commits(OstreeRepo *repo, OstickManifest *m, guint64 created, GCancellab
 static char *
 os_release_id(OstreeRepo *repo, const char *commit, GCancellable *cancellable)
 {
-	static const char *const paths[] = { "usr/lib/os-release", "usr/etc/os-release", NULL };
+	static const char *const paths[] = {"usr/lib/os-release", "usr/etc/os-release", NULL};
 	g_autoptr(GFile) root = NULL;
 
 	if (!ostree_repo_read_commit(repo, commit, &root, NULL, cancellable, NULL))
@@ -219,18 +250,30 @@ fill_identity(OstreeRepo *repo, OstickManifest *m, guint64 created, GCancellable
 	m->version = g_strdup(opt_version ? opt_version : commit_version);
 	if (m->version == NULL)
 		return ostick_throw_usage(error, "missing --version (the commit has no version "
-					       "metadata)");
+						 "metadata)");
 	m->os = opt_os ? g_strdup(opt_os) : os_release_id(repo, m->target, cancellable);
 	if (m->os == NULL)
 		return ostick_throw_usage(error, "missing --os (the tree has no os-release ID)");
 	return TRUE;
 }
 
+/* The identity comes from the options (or the commit, which --version and --os override): a bad
+ * one is a usage error (exit 2), not the corrupt bundle OSTICK_ERROR_FORMAT means to a reader. */
+static gboolean
+validate_identity(const OstickManifest *m, GError **error)
+{
+	g_autoptr(GError) local_error = NULL;
+
+	if (ostick_manifest_validate_identity(m, &local_error))
+		return TRUE;
+	return ostick_throw_usage(error, "%s", local_error->message);
+}
+
 static gboolean
 generate(OstreeRepo *repo, const OstickManifest *m, const char *delta_dir,
 	GCancellable *cancellable, GError **error)
 {
-	OstickDeltaOptions options = { (guint)opt_max_part_mb, !opt_no_bsdiff };
+	OstickDeltaOptions options = {(guint)opt_max_part_mb, !opt_no_bsdiff};
 	OstickCliSpinner *spinner;
 	gboolean ok;
 
@@ -238,23 +281,28 @@ generate(OstreeRepo *repo, const OstickManifest *m, const char *delta_dir,
 		return ostick_throw_errno(error, "%s", delta_dir);
 	spinner = ostick_cli_spinner_start(OSTICK_STAGE_GENERATE);
 	ok = ostick_delta_generate(repo, m->base[0] ? m->base : NULL, m->target, &options,
-			delta_dir, cancellable, error);
+		delta_dir, cancellable, error);
 	ostick_cli_spinner_stop(spinner);
 	return ok;
 }
 
 static gboolean
-pack(OstreeRepo *repo, OstickManifest *m, GPtrArray *keys, guint64 created,
-	const char *delta_dir, GCancellable *cancellable, GError **error)
+pack(OstreeRepo *repo, OstickManifest *m, GPtrArray *keys, guint64 created, const char *delta_dir,
+	GCancellable *cancellable, GError **error)
 {
 	g_autoptr(GBytes) superblock = NULL;
 	g_autoptr(GBytes) manifest_bytes = NULL;
 	g_autoptr(GBytes) sigblock = NULL;
 	gboolean ok;
 
-	if (!ostick_pack_describe_delta(delta_dir, created, m, &superblock, cancellable, error) ||
-			!ostick_delta_install_size(repo, m->base[0] ? m->base : NULL, m->target,
-					&m->install_size, cancellable, error))
+	OstickPackOptions options = {opt_part_encoding ?: OSTICK_ENCODING_ZSTD, opt_zstd_level};
+	OstickCliSpinner *spinner = ostick_cli_spinner_start(OSTICK_STAGE_ENCODE);
+
+	ok = ostick_pack_describe_delta(
+		delta_dir, created, &options, m, &superblock, cancellable, error);
+	ostick_cli_spinner_stop(spinner);
+	if (!ok || !ostick_delta_install_size(repo, m->base[0] ? m->base : NULL, m->target,
+			   &m->install_size, cancellable, error))
 		return FALSE;
 	manifest_bytes = ostick_manifest_serialize(m, error);
 	if (manifest_bytes == NULL)
@@ -263,8 +311,10 @@ pack(OstreeRepo *repo, OstickManifest *m, GPtrArray *keys, guint64 created,
 	if (sigblock == NULL)
 		return FALSE;
 	ok = ostick_pack_write(opt_output, opt_force, (gint64)created, manifest_bytes, sigblock,
-			superblock, delta_dir, m, ostick_cli_progress, NULL, cancellable, error);
+		superblock, delta_dir, m, ostick_cli_progress, NULL, cancellable, error);
 	ostick_cli_progress_done();
+	if (!ok)
+		g_prefix_error(error, "writing %s: ", opt_output);
 	return ok;
 }
 
@@ -278,10 +328,9 @@ print_summary(const OstickManifest *m, GPtrArray *keys)
 	for (guint i = 0; i < m->n_parts; i++)
 		total += m->parts[i].size;
 	size = g_format_size(g_stat(opt_output, &st) == 0 ? (guint64)st.st_size : total);
-	printf("%s: %s %s for '%s', %s %.12s, %u part%s, %u signature%s, %s\n", opt_output,
-			m->ref, m->version, m->compatible, m->base[0] ? "delta to" : "full tree",
-			m->target, m->n_parts, m->n_parts == 1 ? "" : "s", keys->len,
-			keys->len == 1 ? "" : "s", size);
+	printf("%s: %s %s for '%s', %s %.12s, %u part%s, %u signature%s, %s\n", opt_output, m->ref,
+		m->version, m->compatible, m->base[0] ? "delta to" : "full tree", m->target,
+		m->n_parts, m->n_parts == 1 ? "" : "s", keys->len, keys->len == 1 ? "" : "s", size);
 }
 
 static gboolean
@@ -294,12 +343,19 @@ create(GPtrArray *keys, guint64 created, const char *workdir, GCancellable *canc
 
 	/* Check what the user typed before the long delta generation, not after. */
 	if (repo == NULL || !resolve_commits(repo, m, created, cancellable, error) ||
-			!fill_identity(repo, m, created, cancellable, error) ||
-			!ostick_manifest_validate_identity(m, error))
+		!fill_identity(repo, m, created, cancellable, error) ||
+		!validate_identity(m, error))
 		return FALSE;
 	if (!generate(repo, m, delta_dir, cancellable, error) ||
-			!pack(repo, m, keys, created, delta_dir, cancellable, error))
+		!pack(repo, m, keys, created, delta_dir, cancellable, error))
 		return FALSE;
+	/* The new commit becomes the ref's only now: after a failure, a retry with the same
+	 * "--from REF" still makes a delta from the version the devices run. */
+	if (opt_rootfs != NULL &&
+		!ostree_repo_set_ref_immediate(repo, NULL, opt_ref, m->target, cancellable, error))
+		return g_prefix_error(
+			       error, "%s written, but moving ref %s: ", opt_output, opt_ref),
+		       FALSE;
 	print_summary(m, keys);
 	return TRUE;
 }
@@ -316,11 +372,11 @@ cmd_create(int argc, char **argv, GCancellable *cancellable, GError **error)
 
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!ostick_parse_options(context, &argc, &argv, 0, "", error) || !check_options(error) ||
-			!creation_time(&created, error))
+		!creation_time(&created, error))
 		return FALSE;
 	if (!opt_force && g_file_test(opt_output, G_FILE_TEST_EXISTS))
-		return ostick_throw_errno_value(error, EEXIST, "%s (use --force to replace it)",
-				opt_output);
+		return ostick_throw_errno_value(
+			error, EEXIST, "%s (use --force to replace it)", opt_output);
 	keys = load_keys(error);
 	if (keys == NULL)
 		return FALSE;

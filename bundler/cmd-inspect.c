@@ -10,12 +10,10 @@
 static gboolean opt_json;
 static char *opt_keyring;
 
-static GOptionEntry entries[] = {
-	{ "json", 0, 0, G_OPTION_ARG_NONE, &opt_json, "Print JSON", NULL },
-	{ "keyring", 0, 0, G_OPTION_ARG_FILENAME, &opt_keyring,
-		"Also verify the signature against these public keys", "DIR" },
-	{ NULL }
-};
+static GOptionEntry entries[] = {{"json", 0, 0, G_OPTION_ARG_NONE, &opt_json, "Print JSON", NULL},
+	{"keyring", 0, 0, G_OPTION_ARG_FILENAME, &opt_keyring,
+		"Also verify the signature against these public keys", "DIR"},
+	{NULL}};
 
 static guint
 count_objects(const OstickSuperblock *sb)
@@ -46,7 +44,8 @@ add_signatures_json(OstickBundleReader *reader, JsonBuilder *b)
 		ostick_hex_encode(sig->key_id, OSTICK_KEY_ID_LEN, hex);
 		json_builder_begin_object(b);
 		json_builder_set_member_name(b, "algorithm");
-		json_builder_add_string_value(b, ostick_sig_algorithm_name(sig->algorithm) ?: "unknown");
+		json_builder_add_string_value(
+			b, ostick_sig_algorithm_name(sig->algorithm) ?: "unknown");
 		json_builder_set_member_name(b, "key_id");
 		json_builder_add_string_value(b, hex);
 		json_builder_set_member_name(b, "verified");
@@ -80,10 +79,10 @@ print_member(const char *name, const OstickMember *member)
 
 	if (member->decoded_size > 0)
 		printf("  %-18s %10s  %-9s -> %-10s sha256 %.16s\n", name, size, member->encoding,
-				decoded, member->sha256);
+			decoded, member->sha256);
 	else
 		printf("  %-18s %10s  %-23s sha256 %.16s\n", name, size, member->encoding,
-				member->sha256);
+			member->sha256);
 }
 
 static void
@@ -93,16 +92,16 @@ print_signatures(OstickBundleReader *reader)
 	const char *const *signers = ostick_bundle_reader_get_signer_ids(reader);
 
 	printf("Signatures:    %u%s\n", sigs->len,
-			ostick_bundle_reader_is_verified(reader)
-					? ""
-					: " (not verified; pass --keyring, or use verify)");
+		ostick_bundle_reader_is_verified(reader)
+			? ""
+			: " (not verified; pass --keyring, or use verify)");
 	for (guint i = 0; i < sigs->len; i++) {
 		const OstickSignature *sig = &g_array_index(sigs, OstickSignature, i);
 		char hex[2 * OSTICK_KEY_ID_LEN + 1];
 
 		ostick_hex_encode(sig->key_id, OSTICK_KEY_ID_LEN, hex);
 		printf("  %-18s key %s%s\n", ostick_sig_algorithm_name(sig->algorithm) ?: "unknown",
-				hex, signers && g_strv_contains(signers, hex) ? "  verified" : "");
+			hex, signers && g_strv_contains(signers, hex) ? "  verified" : "");
 	}
 }
 
@@ -111,19 +110,20 @@ print_human(const char *path, OstickBundleReader *reader, const OstickSuperblock
 {
 	const OstickManifest *m = ostick_bundle_reader_get_manifest(reader);
 	g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc((gint64)m->target_timestamp);
-	g_autofree char *when_text = when ? g_date_time_format(when, "%Y-%m-%d %H:%M:%S UTC") : NULL;
+	g_autofree char *when_text =
+		when ? g_date_time_format(when, "%Y-%m-%d %H:%M:%S UTC") : NULL;
 	g_autofree char *install = g_format_size(m->install_size);
 
 	printf("Bundle:        %s\nFormat:        %u\nCreated:       %s\n", path, m->format,
-			m->created);
+		m->created);
 	printf("Compatible:    %s\nVersion:       %s\nOS:            %s\nRef:           %s\n",
-			m->compatible, m->version, m->os, m->ref);
+		m->compatible, m->version, m->os, m->ref);
 	if (m->description)
 		printf("Description:   %s\n", m->description);
 	printf("Target:        %s (%s)\n", m->target, when_text ? when_text : "?");
 	printf("Base:          %s\n", m->base[0] ? m->base : "(none: full tree)");
 	printf("Install size:  %s, %u objects in %u part%s\n", install, count_objects(sb),
-			m->n_parts, m->n_parts == 1 ? "" : "s");
+		m->n_parts, m->n_parts == 1 ? "" : "s");
 	print_signatures(reader);
 	printf("Payload:\n");
 	print_member(OSTICK_MEMBER_SUPERBLOCK, &m->superblock);
@@ -137,7 +137,8 @@ print_human(const char *path, OstickBundleReader *reader, const OstickSuperblock
 gboolean
 cmd_inspect(int argc, char **argv, GCancellable *cancellable, GError **error)
 {
-	g_autoptr(GOptionContext) context = g_option_context_new("BUNDLE - show what a bundle says");
+	g_autoptr(GOptionContext) context =
+		g_option_context_new("BUNDLE - show what a bundle says");
 	g_autoptr(OstickBundleReader) reader = NULL;
 	g_autoptr(OstickKeyring) keyring = NULL;
 	g_auto(OstickFd) fd = -1;
@@ -149,7 +150,7 @@ cmd_inspect(int argc, char **argv, GCancellable *cancellable, GError **error)
 	if (opt_keyring && (keyring = ostick_keyring_load(opt_keyring, error)) == NULL)
 		return FALSE;
 	fd = ostick_open_input(argv[1], error);
-	if (fd < 0 || (reader = ostick_bundle_reader_new(fd, error)) == NULL)
+	if (fd < 0 || (reader = ostick_bundle_reader_new(fd, cancellable, error)) == NULL)
 		return FALSE;
 	if (keyring ? !ostick_bundle_reader_verify(reader, keyring, error)
 		    : !ostick_bundle_reader_read_unverified(reader, error))

@@ -12,12 +12,10 @@ static char *opt_output;
 static char *opt_type;
 
 static GOptionEntry entries[] = {
-	{ "output", 'o', 0, G_OPTION_ARG_FILENAME, &opt_output,
-		"Write NAME.key.pem (private, mode 0600) and NAME.pub.pem (public)", "NAME" },
-	{ "type", 0, 0, G_OPTION_ARG_STRING, &opt_type,
-		"ed25519 (default) or ecdsa-p256", "TYPE" },
-	{ NULL }
-};
+	{"output", 'o', 0, G_OPTION_ARG_FILENAME, &opt_output,
+		"Write NAME.key.pem (private, mode 0600) and NAME.pub.pem (public)", "NAME"},
+	{"type", 0, 0, G_OPTION_ARG_STRING, &opt_type, "ed25519 (default) or ecdsa-p256", "TYPE"},
+	{NULL}};
 
 gboolean
 cmd_keygen(int argc, char **argv, GCancellable *cancellable, GError **error)
@@ -48,8 +46,8 @@ cmd_keygen(int argc, char **argv, GCancellable *cancellable, GError **error)
 		return FALSE;
 	ostick_hex_encode(id, sizeof id, hex);
 	printf("private key: %s\npublic key:  %s\nkey id:      %s\n", private_path, public_path,
-			hex);
+		hex);
 	printf("Copy %s into the devices' keyring directory; keep %s secret.\n", public_path,
-			private_path);
+		private_path);
 	return TRUE;
 }

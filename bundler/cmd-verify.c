@@ -9,11 +9,10 @@
 static char *opt_keyring;
 
 static GOptionEntry entries[] = {
-	{ "keyring", 0, 0, G_OPTION_ARG_FILENAME, &opt_keyring,
+	{"keyring", 0, 0, G_OPTION_ARG_FILENAME, &opt_keyring,
 		"Trusted public keys: a directory of *.pem/*.pub files, or one PEM file (required)",
-		"DIR" },
-	{ NULL }
-};
+		"DIR"},
+	{NULL}};
 
 typedef struct {
 	guint64 done;
@@ -27,8 +26,8 @@ static gboolean
 count_chunk(const guint8 *data, gsize len, gpointer user_data, GError **error)
 {
 	VerifyProgress *p = user_data;
-	OstickProgress progress = { OSTICK_STAGE_VERIFY, p->done += len, p->total, p->part,
-		p->parts, g_get_monotonic_time() - p->start_us };
+	OstickProgress progress = {OSTICK_STAGE_VERIFY, p->done += len, p->total, p->part, p->parts,
+		g_get_monotonic_time() - p->start_us};
 
 	ostick_cli_progress(&progress, NULL);
 	return TRUE;
@@ -38,7 +37,7 @@ static gboolean
 read_payload(OstickBundleReader *reader, GCancellable *cancellable, GError **error)
 {
 	const OstickManifest *m = ostick_bundle_reader_get_manifest(reader);
-	VerifyProgress progress = { 0, m->superblock.size, 0, m->n_parts, g_get_monotonic_time() };
+	VerifyProgress progress = {0, m->superblock.size, 0, m->n_parts, g_get_monotonic_time()};
 
 	for (guint i = 0; i < m->n_parts; i++)
 		progress.total += m->parts[i].size;
@@ -48,7 +47,8 @@ read_payload(OstickBundleReader *reader, GCancellable *cancellable, GError **err
 	for (guint i = 0; i < m->n_parts; i++) {
 		progress.part = i;
 		if (g_cancellable_set_error_if_cancelled(cancellable, error) ||
-				!ostick_bundle_reader_read_part(reader, i, count_chunk, &progress, error))
+			!ostick_bundle_reader_check_part(
+				reader, i, count_chunk, &progress, NULL, error))
 			return FALSE;
 	}
 	ostick_cli_progress_done();
@@ -74,14 +74,14 @@ cmd_verify(int argc, char **argv, GCancellable *cancellable, GError **error)
 	if (keyring == NULL)
 		return FALSE;
 	fd = ostick_open_input(argv[1], error);
-	if (fd < 0 || (reader = ostick_bundle_reader_new(fd, error)) == NULL ||
-			!ostick_bundle_reader_verify(reader, keyring, error) ||
-			!read_payload(reader, cancellable, error))
+	if (fd < 0 || (reader = ostick_bundle_reader_new(fd, cancellable, error)) == NULL ||
+		!ostick_bundle_reader_verify(reader, keyring, error) ||
+		!read_payload(reader, cancellable, error))
 		return g_prefix_error(error, "%s: ", argv[1]), FALSE;
 	m = ostick_bundle_reader_get_manifest(reader);
 	signers = ostick_bundle_reader_get_signer_ids(reader);
 	printf("%s: OK: %s %s for '%s', signed by key %.16s%s, %u members verified\n", argv[1],
-			m->ref, m->version, m->compatible, signers[0],
-			g_strv_length((GStrv)signers) > 1 ? " and others" : "", m->n_parts + 3);
+		m->ref, m->version, m->compatible, signers[0],
+		g_strv_length((GStrv)signers) > 1 ? " and others" : "", m->n_parts + 3);
 	return TRUE;
 }

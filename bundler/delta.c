@@ -15,8 +15,8 @@ ostick_repo_open(const char *path, GCancellable *cancellable, GError **error)
 	g_autoptr(OstreeRepo) repo = NULL;
 
 	if (!g_file_test(config, G_FILE_TEST_IS_REGULAR)) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-				"no OSTree repository at %s", path);
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no OSTree repository at %s",
+			path);
 		return NULL;
 	}
 	repo = ostree_repo_open_at(AT_FDCWD, path, cancellable, error);
@@ -34,7 +34,7 @@ ostick_repo_resolve_commit(OstreeRepo *repo, const char *rev, GError **error)
 
 	if (!ostree_repo_resolve_rev(repo, rev, TRUE, &checksum, &local_error)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s: %s", rev,
-				local_error->message);
+			local_error->message);
 		return NULL;
 	}
 	if (checksum == NULL) {
@@ -43,13 +43,13 @@ ostick_repo_resolve_commit(OstreeRepo *repo, const char *rev, GError **error)
 	}
 	if (!ostree_repo_load_commit(repo, checksum, NULL, &state, &local_error)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "commit %s (%s): %s", checksum,
-				rev, local_error->message);
+			rev, local_error->message);
 		return NULL;
 	}
 	if (state & OSTREE_REPO_COMMIT_STATE_PARTIAL) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-				"commit %s (%s) is partial: not all its objects are in the repo",
-				checksum, rev);
+			"commit %s (%s) is partial: not all its objects are in the repo", checksum,
+			rev);
 		return NULL;
 	}
 	return g_steal_pointer(&checksum);
@@ -67,14 +67,15 @@ ostick_delta_generate(OstreeRepo *repo, const char *from, const char *to,
 	/* LIBOSTREE-NOTES: with the default (4 MB) large objects become HTTP fallbacks, which an
 	 * offline apply cannot fetch. 0 disables fallbacks: every object is in a part. */
 	g_variant_builder_add(&params, "{sv}", "min-fallback-size", g_variant_new_uint32(0));
-	g_variant_builder_add(&params, "{sv}", "max-chunk-size",
-			g_variant_new_uint32(options->max_part_mb));
-	g_variant_builder_add(&params, "{sv}", "bsdiff-enabled", g_variant_new_boolean(options->bsdiff));
+	g_variant_builder_add(
+		&params, "{sv}", "max-chunk-size", g_variant_new_uint32(options->max_part_mb));
+	g_variant_builder_add(
+		&params, "{sv}", "bsdiff-enabled", g_variant_new_boolean(options->bsdiff));
 	/* Separate part files: each becomes a tar member with its own hash in the manifest. */
 	g_variant_builder_add(&params, "{sv}", "inline-parts", g_variant_new_boolean(FALSE));
 	g_variant_builder_add(&params, "{sv}", "filename", g_variant_new_bytestring(superblock));
-	if (!ostree_repo_static_delta_generate(repo, OSTREE_STATIC_DELTA_GENERATE_OPT_MAJOR, from, to,
-			    NULL, g_variant_builder_end(&params), cancellable, error))
+	if (!ostree_repo_static_delta_generate(repo, OSTREE_STATIC_DELTA_GENERATE_OPT_MAJOR, from,
+		    to, NULL, g_variant_builder_end(&params), cancellable, error))
 		return g_prefix_error(error, "generating the static delta: "), FALSE;
 	return TRUE;
 }
@@ -93,8 +94,8 @@ object_size(OstreeRepo *repo, GVariant *name, guint64 *out_size, GCancellable *c
 		if (!ostree_repo_load_file(repo, checksum, NULL, &info, NULL, cancellable, error))
 			return FALSE;
 		*out_size = g_file_info_get_file_type(info) == G_FILE_TYPE_REGULAR
-				? (guint64)g_file_info_get_size(info)
-				: 0;
+				    ? (guint64)g_file_info_get_size(info)
+				    : 0;
 		return TRUE;
 	}
 	if (!ostree_repo_load_variant(repo, type, checksum, &variant, error))

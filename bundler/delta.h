@@ -8,7 +8,7 @@ G_BEGIN_DECLS
 
 typedef struct {
 	guint max_part_mb; /* libostree max-chunk-size; an object is never split */
-	gboolean bsdiff;   /* binary diffs for modified files (deltas only) */
+	gboolean bsdiff; /* binary diffs for modified files (deltas only) */
 } OstickDeltaOptions;
 
 /* Generates the delta @from (NULL: from scratch) -> @to of @repo into the existing empty

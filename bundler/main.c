@@ -6,6 +6,7 @@
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
 	const char *name;
@@ -14,10 +15,10 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
-	{ "create", cmd_create, "Create a signed bundle from an OSTree repo or a root filesystem" },
-	{ "inspect", cmd_inspect, "Show a bundle's manifest, signatures and members" },
-	{ "verify", cmd_verify, "Check a bundle's signature and every member's hash" },
-	{ "keygen", cmd_keygen, "Generate a signing key pair" },
+	{"create", cmd_create, "Create a signed bundle from an OSTree repo or a root filesystem"},
+	{"inspect", cmd_inspect, "Show a bundle's manifest, signatures and members"},
+	{"verify", cmd_verify, "Check a bundle's signature and every member's hash"},
+	{"keygen", cmd_keygen, "Generate a signing key pair"},
 };
 
 static void
@@ -26,10 +27,11 @@ print_usage(FILE *out)
 	fprintf(out, "Usage: ostick-bundle COMMAND [OPTION...]\n\nCommands:\n");
 	for (guint i = 0; i < G_N_ELEMENTS(commands); i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\n'ostick-bundle COMMAND --help' shows a command's options.\n"
-		     "Exit codes: 0 ok, 1 failure, 2 usage, 3 unsupported format, 4 not authentic or "
-		     "corrupt,\n5 no space, 7 not found, 8 unusable key, 9 output exists, 10 "
-		     "interrupted.\n");
+	fprintf(out,
+		"\n'ostick-bundle COMMAND --help' shows a command's options.\n"
+		"Exit codes: 0 ok, 1 failure, 2 usage, 3 unsupported format, 4 not authentic or "
+		"corrupt,\n5 no space, 7 not found, 8 unusable key, 9 output exists, 10 "
+		"interrupted.\n");
 }
 
 static const Command *
@@ -40,6 +42,17 @@ find_command(const char *name)
 			return &commands[i];
 	}
 	return NULL;
+}
+
+/* A repeated signal: the user insists. Leave at once with the documented code (from the signal
+ * thread, so any call is safe); what a killed run leaves, the next run reuses or removes. */
+static void
+exit_now(int signum)
+{
+	static const char message[] = "ostick-bundle: interrupted again: exiting now\n";
+
+	(void)!write(STDERR_FILENO, message, sizeof message - 1);
+	_exit(OSTICK_EXIT_CANCELLED);
 }
 
 int
@@ -57,7 +70,7 @@ main(int argc, char **argv)
 		return OSTICK_EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-			strcmp(argv[1], "help") == 0) {
+		strcmp(argv[1], "help") == 0) {
 		print_usage(stdout);
 		return OSTICK_EXIT_OK;
 	}
@@ -68,17 +81,18 @@ main(int argc, char **argv)
 	command = find_command(argv[1]);
 	if (command == NULL) {
 		fprintf(stderr, "ostick-bundle: unknown command '%s' (see ostick-bundle --help)\n",
-				argv[1]);
+			argv[1]);
 		return OSTICK_EXIT_USAGE;
 	}
 	/* "Usage: ostick-bundle install [OPTION...]" in the command's --help. */
 	prgname = g_strdup_printf("ostick-bundle %s", command->name);
 	g_set_prgname(prgname);
-	ostick_cancel_on_signals(cancellable);
+	ostick_cancel_on_signals(cancellable, exit_now);
 	if (!command->func(argc - 1, argv + 1, cancellable, &error)) {
 		ostick_cli_progress_done();
-		fprintf(stderr, "ostick-bundle %s: %s\n", command->name, error->message);
-		return ostick_error_to_exit_code(error);
+		fprintf(stderr, "ostick-bundle %s: %s\n", command->name,
+			error ? error->message : "failed (no details)");
+		return error ? ostick_error_to_exit_code(error) : OSTICK_EXIT_FAILURE;
 	}
 	return OSTICK_EXIT_OK;
 }

@@ -1,6 +1,8 @@
 /* pack.c: manifest payload entries from a delta directory, signatures, and the tar container. */
 #include "pack.h"
 
+#include "encode.h"
+
 #include "ostick-bundle-writer.h"
 #include "ostick-cleanup.h"
 #include "ostick-error.h"
@@ -12,6 +14,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define HASH_CHUNK (1024 * 1024)
 
@@ -30,7 +33,7 @@ hash_file(const char *path, guint64 *out_size, char out_sha256[OSTICK_SHA256_HEX
 		gsize n = 0;
 
 		if (g_cancellable_set_error_if_cancelled(cancellable, error) ||
-				!ostick_read_all(fd, buf, HASH_CHUNK, &n, error))
+			!ostick_read_all(fd, buf, HASH_CHUNK, &n, error))
 			return FALSE;
 		if (n == 0)
 			break;
@@ -42,12 +45,37 @@ hash_file(const char *path, guint64 *out_size, char out_sha256[OSTICK_SHA256_HEX
 	return TRUE;
 }
 
-static gboolean
-describe_part(const char *dir, const OstickSuperblock *sb, guint index, OstickMember *member,
-	GCancellable *cancellable, GError **error)
+/* The file that holds part @index of the delta in @dir, as it goes into the bundle. */
+static char *
+part_path(const char *dir, guint index, const char *encoding)
 {
-	g_autofree char *name = g_strdup_printf("%u", index);
-	g_autofree char *path = g_build_filename(dir, name, NULL);
+	gboolean zstd = g_str_equal(encoding, OSTICK_ENCODING_ZSTD);
+
+	return g_strdup_printf("%s/%u%s", dir, index, zstd ? ".zst" : "");
+}
+
+/* zstd: part N (libostree's xz) becomes N.zst, and N goes: the build needs one copy. */
+static gboolean
+encode_part(const char *dir, guint index, const OstickPackOptions *options,
+	const OstickDeltaPartInfo *info, OstickMember *member, GCancellable *cancellable,
+	GError **error)
+{
+	g_autofree char *xz_path = part_path(dir, index, OSTICK_ENCODING_OSTREE_XZ);
+	g_autofree char *zst_path = part_path(dir, index, OSTICK_ENCODING_ZSTD);
+
+	if (!ostick_encode_part_zstd(xz_path, zst_path, options->zstd_level,
+		    info->uncompressed_size, &member->payload_size, cancellable, error))
+		return g_prefix_error(error, "encoding part %u: ", index), FALSE;
+	(void)unlink(xz_path);
+	return hash_file(zst_path, &member->size, member->sha256, cancellable, error);
+}
+
+static gboolean
+describe_part(const char *dir, const OstickSuperblock *sb, guint index,
+	const OstickPackOptions *options, OstickMember *member, GCancellable *cancellable,
+	GError **error)
+{
+	g_autofree char *path = part_path(dir, index, OSTICK_ENCODING_OSTREE_XZ);
 	OstickDeltaPartInfo info;
 
 	ostick_superblock_get_part(sb, index, &info);
@@ -56,15 +84,18 @@ describe_part(const char *dir, const OstickSuperblock *sb, guint index, OstickMe
 	/* What libostree wrote must be what its header says, or stock apply-offline would fail. */
 	if (member->size != info.size || strcmp(member->sha256, info.checksum) != 0)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT,
-				"delta part %u does not match its superblock header", index);
-	member->encoding = g_strdup(OSTICK_ENCODING_OSTREE_XZ);
+			"delta part %u does not match its superblock header", index);
+	member->encoding = g_strdup(options->encoding);
 	member->decoded_size = info.uncompressed_size;
+	if (g_str_equal(options->encoding, OSTICK_ENCODING_ZSTD))
+		return encode_part(dir, index, options, &info, member, cancellable, error);
 	return TRUE;
 }
 
 gboolean
-ostick_pack_describe_delta(const char *dir, guint64 created, OstickManifest *manifest,
-	GBytes **out_superblock, GCancellable *cancellable, GError **error)
+ostick_pack_describe_delta(const char *dir, guint64 created, const OstickPackOptions *options,
+	OstickManifest *manifest, GBytes **out_superblock, GCancellable *cancellable,
+	GError **error)
 {
 	g_autofree char *path = g_build_filename(dir, "superblock", NULL);
 	g_autofree char *contents = NULL;
@@ -76,7 +107,7 @@ ostick_pack_describe_delta(const char *dir, guint64 created, OstickManifest *man
 		return FALSE;
 	if (len > OSTICK_SUPERBLOCK_MAX_SIZE)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT,
-				"superblock of %zu bytes exceeds the format's limit", len);
+			"superblock of %zu bytes exceeds the format's limit", len);
 	bytes = g_bytes_new_take(g_steal_pointer(&contents), len);
 	sb = ostick_superblock_parse(bytes, error);
 	if (sb == NULL)
@@ -87,7 +118,7 @@ ostick_pack_describe_delta(const char *dir, guint64 created, OstickManifest *man
 	ostick_sha256_hex(g_bytes_get_data(bytes, NULL), len, manifest->superblock.sha256);
 	ostick_manifest_set_n_parts(manifest, ostick_superblock_get_n_parts(sb));
 	for (guint i = 0; i < manifest->n_parts; i++) {
-		if (!describe_part(dir, sb, i, &manifest->parts[i], cancellable, error))
+		if (!describe_part(dir, sb, i, options, &manifest->parts[i], cancellable, error))
 			return FALSE;
 	}
 	*out_superblock = g_steal_pointer(&bytes);
@@ -103,7 +134,7 @@ ostick_pack_sign(GBytes *manifest_bytes, GPtrArray *keys, GError **error)
 
 	if (keys->len == 0 || keys->len > OSTICK_SIG_MAX_COUNT) {
 		ostick_throw(error, OSTICK_ERROR_KEY, "between 1 and %d signing keys are needed",
-				OSTICK_SIG_MAX_COUNT);
+			OSTICK_SIG_MAX_COUNT);
 		return NULL;
 	}
 	for (guint i = 0; i < keys->len; i++) {
@@ -111,7 +142,8 @@ ostick_pack_sign(GBytes *manifest_bytes, GPtrArray *keys, GError **error)
 			return NULL;
 		for (guint j = 0; j < i; j++) {
 			if (memcmp(sigs[i].key_id, sigs[j].key_id, OSTICK_KEY_ID_LEN) == 0) {
-				ostick_throw(error, OSTICK_ERROR_KEY, "the same key is given twice");
+				ostick_throw(
+					error, OSTICK_ERROR_KEY, "the same key is given twice");
 				return NULL;
 			}
 		}
@@ -148,15 +180,15 @@ write_parts(OstickBundleWriter *writer, const char *dir, const OstickManifest *m
 	PackProgress *progress, GCancellable *cancellable, GError **error)
 {
 	for (guint i = 0; i < manifest->n_parts; i++) {
-		g_autofree char *file = g_strdup_printf("%s/%u", dir, i);
+		g_autofree char *file = part_path(dir, i, manifest->parts[i].encoding);
 		g_autofree char *name = ostick_part_member_name(i);
 		g_auto(OstickFd) fd = open(file, O_RDONLY | O_CLOEXEC);
 
 		if (fd < 0)
 			return ostick_throw_errno(error, "%s", file);
 		if (g_cancellable_set_error_if_cancelled(cancellable, error) ||
-				!ostick_bundle_writer_add_fd(writer, name, fd, manifest->parts[i].size,
-						on_part_progress, progress, error))
+			!ostick_bundle_writer_add_fd(writer, name, fd, manifest->parts[i].size,
+				on_part_progress, progress, error))
 			return FALSE;
 		progress->member_base += manifest->parts[i].size;
 		progress->state.parts_done = i + 1;
@@ -172,8 +204,8 @@ ostick_pack_write(const char *output, gboolean overwrite, gint64 mtime, GBytes *
 {
 	g_autoptr(OstickOutputFile) out = ostick_output_file_new(output, overwrite, 0644, error);
 	g_autoptr(OstickBundleWriter) writer = NULL;
-	PackProgress progress = { progress_func, user_data, { OSTICK_STAGE_PACK }, 0,
-		g_get_monotonic_time() };
+	PackProgress progress = {
+		progress_func, user_data, {OSTICK_STAGE_PACK}, 0, g_get_monotonic_time()};
 
 	if (out == NULL)
 		return FALSE;
@@ -183,16 +215,16 @@ ostick_pack_write(const char *output, gboolean overwrite, gint64 mtime, GBytes *
 		progress.state.bytes_total += manifest->parts[i].size;
 	writer = ostick_bundle_writer_new(ostick_output_file_get_fd(out), mtime, error);
 	if (writer == NULL ||
-			!ostick_bundle_writer_add_bytes(writer, OSTICK_MEMBER_MANIFEST, manifest_bytes,
-					error) ||
-			!ostick_bundle_writer_add_bytes(writer, OSTICK_MEMBER_SIGNATURES, sigblock,
-					error) ||
-			!ostick_bundle_writer_add_bytes(writer, OSTICK_MEMBER_SUPERBLOCK, superblock,
-					error))
+		!ostick_bundle_writer_add_bytes(
+			writer, OSTICK_MEMBER_MANIFEST, manifest_bytes, error) ||
+		!ostick_bundle_writer_add_bytes(
+			writer, OSTICK_MEMBER_SIGNATURES, sigblock, error) ||
+		!ostick_bundle_writer_add_bytes(
+			writer, OSTICK_MEMBER_SUPERBLOCK, superblock, error))
 		return FALSE;
 	progress.member_base = manifest->superblock.size;
 	if (!write_parts(writer, dir, manifest, &progress, cancellable, error) ||
-			!ostick_bundle_writer_close(writer, error))
+		!ostick_bundle_writer_close(writer, error))
 		return FALSE;
 	report(&progress, 0);
 	return ostick_output_file_commit(out, error);

@@ -11,6 +11,7 @@
 #include "ostick-sigblock.h"
 #include "ostick-superblock.h"
 
+#include <gio/gio.h>
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -19,19 +20,21 @@ typedef struct _OstickBundleReader OstickBundleReader;
 
 /* Receives a chunk of a payload member. The bytes are NOT yet verified: a sink may only store
  * them until ostick_bundle_reader_read_part() has returned TRUE. */
-typedef gboolean (*OstickChunkFunc)(const guint8 *data, gsize len, gpointer user_data,
-	GError **error);
+typedef gboolean (*OstickChunkFunc)(
+	const guint8 *data, gsize len, gpointer user_data, GError **error);
 
-/* Reads from @fd (borrowed, read sequentially from its current offset). (transfer full) */
-OstickBundleReader *ostick_bundle_reader_new(int fd, GError **error);
+/* Reads from @fd (borrowed, read sequentially from its current offset). A read waiting for a
+ * slow sender ends as soon as @cancellable (optional) is cancelled, with G_IO_ERROR_CANCELLED.
+ * (transfer full) */
+OstickBundleReader *ostick_bundle_reader_new(int fd, GCancellable *cancellable, GError **error);
 void ostick_bundle_reader_free(OstickBundleReader *reader);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OstickBundleReader, ostick_bundle_reader_free)
 
 /* Reads the manifest and signature block members and verifies the signatures over the exact
  * manifest bytes against @keyring (FORMAT.md §4.3) before parsing the manifest.
  * Errors: OSTICK_ERROR_FORMAT, OSTICK_ERROR_VERSION, OSTICK_ERROR_SIGNATURE, G_IO_ERROR. */
-gboolean ostick_bundle_reader_verify(OstickBundleReader *reader, const OstickKeyring *keyring,
-	GError **error);
+gboolean ostick_bundle_reader_verify(
+	OstickBundleReader *reader, const OstickKeyring *keyring, GError **error);
 
 /* For inspection only: reads and parses the same two members without verifying anything.
  * Payload members can then be read and hashed, but nothing they say is authenticated. */
@@ -51,8 +54,8 @@ const char *const *ostick_bundle_reader_get_signer_ids(const OstickBundleReader 
 /* Reads the superblock member, checks its size and SHA-256 against the manifest, then parses it
  * and checks it agrees with the manifest. (transfer none): valid while @reader lives.
  * Errors: OSTICK_ERROR_CORRUPT (size or hash), OSTICK_ERROR_FORMAT. */
-const OstickSuperblock *ostick_bundle_reader_read_superblock(OstickBundleReader *reader,
-	GError **error);
+const OstickSuperblock *ostick_bundle_reader_read_superblock(
+	OstickBundleReader *reader, GError **error);
 
 /* Streams part @index (which must be the next one) to @sink while hashing it. Returns TRUE only
  * if the member had exactly the manifest's size and SHA-256. Errors: OSTICK_ERROR_CORRUPT,
@@ -60,9 +63,21 @@ const OstickSuperblock *ostick_bundle_reader_read_superblock(OstickBundleReader 
 gboolean ostick_bundle_reader_read_part(OstickBundleReader *reader, guint index,
 	OstickChunkFunc sink, gpointer user_data, GError **error);
 
+/* Like ostick_bundle_reader_read_part(), and then checks what an install would: a zstd part is
+ * staged in an anonymous file in @tmp_dir (NULL: the temporary directory) once its hash matched,
+ * and decoded into nothing, bounded by its payload-size (FORMAT.md §5.5). For verification
+ * without applying. Errors: those of read_part, and OSTICK_ERROR_CORRUPT for a bad frame. */
+gboolean ostick_bundle_reader_check_part(OstickBundleReader *reader, guint index,
+	OstickChunkFunc sink, gpointer user_data, const char *tmp_dir, GError **error);
+
 /* Checks that the archive ends after the last part, then drains what the sender still writes
  * (tar end padding) so that a pipe's writer does not see EPIPE. */
 gboolean ostick_bundle_reader_finish(OstickBundleReader *reader, GError **error);
+
+/* After an early stop on a verified bundle (its target already installed), reads and discards
+ * what the sender still sends, at most what the verified manifest declares, so that the writer
+ * of a pipe is not killed by SIGPIPE. Does nothing for regular files or unverified bundles. */
+void ostick_bundle_reader_drain(OstickBundleReader *reader);
 
 /* Bytes consumed from the descriptor so far. */
 guint64 ostick_bundle_reader_get_bytes_read(const OstickBundleReader *reader);

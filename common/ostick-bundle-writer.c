@@ -24,7 +24,7 @@ throw_archive(struct archive *a, const char *what, GError **error)
 	if (errsv > 0 && errsv != EINVAL)
 		return ostick_throw_errno_value(error, errsv, "%s", what);
 	return ostick_throw(error, OSTICK_ERROR_FORMAT, "%s: %s", what,
-			archive_error_string(a) ? archive_error_string(a) : "libarchive error");
+		archive_error_string(a) ? archive_error_string(a) : "libarchive error");
 }
 
 OstickBundleWriter *
@@ -35,8 +35,8 @@ ostick_bundle_writer_new(int fd, gint64 mtime, GError **error)
 	writer->mtime = mtime;
 	writer->archive = archive_write_new();
 	if (archive_write_set_format_pax_restricted(writer->archive) != ARCHIVE_OK ||
-			archive_write_add_filter_none(writer->archive) != ARCHIVE_OK ||
-			archive_write_open_fd(writer->archive, fd) != ARCHIVE_OK) {
+		archive_write_add_filter_none(writer->archive) != ARCHIVE_OK ||
+		archive_write_open_fd(writer->archive, fd) != ARCHIVE_OK) {
 		throw_archive(writer->archive, "starting the bundle", error);
 		return NULL;
 	}
@@ -73,8 +73,8 @@ write_header(OstickBundleWriter *writer, const char *name, guint64 size, GError 
 }
 
 static gboolean
-write_data(OstickBundleWriter *writer, const char *name, const void *data, gsize len,
-	GError **error)
+write_data(
+	OstickBundleWriter *writer, const char *name, const void *data, gsize len, GError **error)
 {
 	la_ssize_t n = archive_write_data(writer->archive, data, len);
 
@@ -84,8 +84,8 @@ write_data(OstickBundleWriter *writer, const char *name, const void *data, gsize
 }
 
 gboolean
-ostick_bundle_writer_add_bytes(OstickBundleWriter *writer, const char *name, GBytes *data,
-	GError **error)
+ostick_bundle_writer_add_bytes(
+	OstickBundleWriter *writer, const char *name, GBytes *data, GError **error)
 {
 	gsize len = 0;
 	const void *p = g_bytes_get_data(data, &len);
@@ -111,8 +111,8 @@ ostick_bundle_writer_add_fd(OstickBundleWriter *writer, const char *name, int fd
 			return FALSE;
 		if (n == 0)
 			return ostick_throw(error, OSTICK_ERROR_FORMAT,
-					"%s: file shrank to %" G_GUINT64_FORMAT " bytes while packing",
-					name, done);
+				"%s: file shrank to %" G_GUINT64_FORMAT " bytes while packing",
+				name, done);
 		if (!write_data(writer, name, buf, n, error))
 			return FALSE;
 		done += n;

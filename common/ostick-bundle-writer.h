@@ -18,8 +18,8 @@ void ostick_bundle_writer_free(OstickBundleWriter *writer);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OstickBundleWriter, ostick_bundle_writer_free)
 
 /* Adds a member holding @data. */
-gboolean ostick_bundle_writer_add_bytes(OstickBundleWriter *writer, const char *name,
-	GBytes *data, GError **error);
+gboolean ostick_bundle_writer_add_bytes(
+	OstickBundleWriter *writer, const char *name, GBytes *data, GError **error);
 
 /* Adds a member of @size bytes read from @fd (from its current offset). Fails if the file
  * does not hold exactly @size bytes. */

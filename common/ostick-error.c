@@ -32,8 +32,8 @@ throw_errno_valist(GError **error, int errsv, const char *fmt, va_list args)
 	if (error == NULL)
 		return FALSE;
 	prefix = g_strdup_vprintf(fmt, args);
-	*error = g_error_new(G_IO_ERROR, g_io_error_from_errno(errsv), "%s: %s", prefix,
-			g_strerror(errsv));
+	*error = g_error_new(
+		G_IO_ERROR, g_io_error_from_errno(errsv), "%s: %s", prefix, g_strerror(errsv));
 	return FALSE;
 }
 
@@ -112,7 +112,9 @@ ostick_error_to_exit_code(const GError *error)
 		return exit_code_for_ostick_error(error->code);
 	if (error->domain == G_IO_ERROR)
 		return exit_code_for_io_error(error->code);
-	if (error->domain == G_OPTION_ERROR)
+	/* Key files outside the manifest (whose parser reports OSTICK_ERROR_FORMAT) are
+	 * configuration: a syntax error there is a configuration error. */
+	if (error->domain == G_OPTION_ERROR || error->domain == G_KEY_FILE_ERROR)
 		return OSTICK_EXIT_USAGE;
 	if (error->domain == G_FILE_ERROR && error->code == G_FILE_ERROR_NOENT)
 		return OSTICK_EXIT_NOT_FOUND;

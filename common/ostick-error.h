@@ -53,12 +53,12 @@ typedef enum {
 	OSTICK_EXIT_FAILURE = 1,
 	OSTICK_EXIT_USAGE = 2,
 	OSTICK_EXIT_NOT_FOR_DEVICE = 3, /* incompatible, base missing, downgrade, newer format */
-	OSTICK_EXIT_AUTH = 4,           /* signature, hash or format: not authentic or corrupt */
+	OSTICK_EXIT_AUTH = 4, /* signature, hash or format: not authentic or corrupt */
 	OSTICK_EXIT_NO_SPACE = 5,
 	OSTICK_EXIT_BUSY = 6,
 	OSTICK_EXIT_NOT_FOUND = 7, /* repo, ref, commit, rootfs, bundle, keyring */
-	OSTICK_EXIT_KEY = 8,       /* a key file that is unreadable or of the wrong type */
-	OSTICK_EXIT_EXISTS = 9,    /* the output exists */
+	OSTICK_EXIT_KEY = 8, /* a key file that is unreadable or of the wrong type */
+	OSTICK_EXIT_EXISTS = 9, /* the output exists */
 	OSTICK_EXIT_CANCELLED = 10,
 } OstickExitCode;
 

@@ -20,8 +20,8 @@ typedef struct _OstickOutputFile OstickOutputFile;
 
 /* Opens a temporary file for @path. Fails with G_IO_ERROR_EXISTS if @path exists and
  * @overwrite is FALSE. (transfer full) */
-OstickOutputFile *ostick_output_file_new(const char *path, gboolean overwrite, guint mode,
-	GError **error);
+OstickOutputFile *ostick_output_file_new(
+	const char *path, gboolean overwrite, guint mode, GError **error);
 /* The descriptor to write to. (transfer none) */
 int ostick_output_file_get_fd(const OstickOutputFile *file);
 /* fsyncs, then links or renames the file to its path (without replacing an existing file

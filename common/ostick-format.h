@@ -30,6 +30,10 @@ G_BEGIN_DECLS
 #define OSTICK_INSTALL_SIZE_MAX (G_GUINT64_CONSTANT(1) << 50) /* 1 PiB */
 #define OSTICK_ENCODING_NONE "none"
 #define OSTICK_ENCODING_OSTREE_XZ "ostree-xz"
+/* §5.5: a zstd frame of the part's payload (libostree's part file less its compression byte,
+ * decoded). Decoders allow windows up to 2^OSTICK_ZSTD_WINDOW_LOG_MAX bytes. */
+#define OSTICK_ENCODING_ZSTD "zstd"
+#define OSTICK_ZSTD_WINDOW_LOG_MAX 27
 
 /* §4 Signature block: a 16-byte header, then OSTICK_SIG_RECORD_SIZE bytes per signature.
  * All integers little-endian. */
@@ -38,12 +42,12 @@ G_BEGIN_DECLS
 #define OSTICK_SIG_VERSION 1
 #define OSTICK_SIG_OFF_MAGIC 0
 #define OSTICK_SIG_OFF_VERSION 8 /* u32 LE */
-#define OSTICK_SIG_OFF_COUNT 12  /* u32 LE */
+#define OSTICK_SIG_OFF_COUNT 12 /* u32 LE */
 #define OSTICK_SIG_HEADER_SIZE 16
 #define OSTICK_SIG_REC_OFF_ALGORITHM 0 /* u16 LE */
-#define OSTICK_SIG_REC_OFF_RESERVED 2  /* u16 LE, zero */
-#define OSTICK_SIG_REC_OFF_KEY_ID 4    /* 32 bytes: SHA-256 of the DER SubjectPublicKeyInfo */
-#define OSTICK_SIG_REC_OFF_VALUE 36    /* 64 bytes: Ed25519 signature, or ECDSA r||s */
+#define OSTICK_SIG_REC_OFF_RESERVED 2 /* u16 LE, zero */
+#define OSTICK_SIG_REC_OFF_KEY_ID 4 /* 32 bytes: SHA-256 of the DER SubjectPublicKeyInfo */
+#define OSTICK_SIG_REC_OFF_VALUE 36 /* 64 bytes: Ed25519 signature, or ECDSA r||s */
 #define OSTICK_SIG_RECORD_SIZE 100
 #define OSTICK_SIG_MAX_COUNT 16
 #define OSTICK_KEY_ID_LEN 32

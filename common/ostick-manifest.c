@@ -138,6 +138,15 @@ check_member(const char *name, const OstickMember *member, guint64 max_size,
 			member->encoding);
 	if (member->decoded_size > OSTICK_PART_MAX_SIZE)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT, "%s: decoded-size too large", name);
+	/* The decoder's output is bounded by this signed number (FORMAT.md §5.5). */
+	if (g_str_equal(member->encoding, OSTICK_ENCODING_ZSTD) &&
+		(member->payload_size == 0 || member->payload_size > OSTICK_PART_MAX_SIZE))
+		return ostick_throw(error, OSTICK_ERROR_FORMAT,
+			"%s: payload-size %" G_GUINT64_FORMAT " outside 1..%" G_GUINT64_FORMAT,
+			name, member->payload_size, OSTICK_PART_MAX_SIZE);
+	if (!g_str_equal(member->encoding, OSTICK_ENCODING_ZSTD) && member->payload_size != 0)
+		return ostick_throw(error, OSTICK_ERROR_FORMAT,
+			"%s: payload-size is only for zstd parts", name);
 	return TRUE;
 }
 
@@ -193,7 +202,8 @@ gboolean
 ostick_manifest_validate(const OstickManifest *manifest, GError **error)
 {
 	static const char *const superblock_encodings[] = {OSTICK_ENCODING_NONE, NULL};
-	static const char *const part_encodings[] = {OSTICK_ENCODING_OSTREE_XZ, NULL};
+	static const char *const part_encodings[] = {
+		OSTICK_ENCODING_OSTREE_XZ, OSTICK_ENCODING_ZSTD, NULL};
 
 	if (!ostick_manifest_validate_identity(manifest, error))
 		return FALSE;
@@ -231,6 +241,8 @@ write_member(GKeyFile *kf, const char *group, const OstickMember *member, gboole
 	g_key_file_set_string(kf, group, "encoding", member->encoding);
 	if (is_part)
 		set_u64(kf, group, "decoded-size", member->decoded_size);
+	if (member->payload_size != 0)
+		set_u64(kf, group, "payload-size", member->payload_size);
 }
 
 static void
@@ -359,7 +371,9 @@ read_member(GKeyFile *kf, const char *group, OstickMember *member, gboolean is_p
 		!get_checksum(kf, group, "sha256", member->sha256, error))
 		return FALSE;
 	member->encoding = get_string(kf, group, "encoding");
-	if (is_part && !get_u64(kf, group, "decoded-size", TRUE, &member->decoded_size, error))
+	if (is_part &&
+		(!get_u64(kf, group, "decoded-size", TRUE, &member->decoded_size, error) ||
+			!get_u64(kf, group, "payload-size", FALSE, &member->payload_size, error)))
 		return FALSE;
 	return TRUE;
 }
@@ -503,6 +517,8 @@ json_member(JsonBuilder *builder, const char *name, const OstickMember *member, 
 	json_string(builder, "encoding", member->encoding);
 	if (is_part)
 		json_uint(builder, "decoded_size", member->decoded_size);
+	if (member->payload_size != 0)
+		json_uint(builder, "payload_size", member->payload_size);
 	json_builder_end_object(builder);
 }
 

@@ -11,10 +11,11 @@ G_BEGIN_DECLS
 
 /* One payload member as the manifest describes it. */
 typedef struct {
-	guint64 size;                          /* bytes of the tar member */
+	guint64 size; /* bytes of the tar member */
 	char sha256[OSTICK_SHA256_HEX_LEN + 1]; /* of the tar member's bytes */
-	char *encoding;                        /* OSTICK_ENCODING_* */
-	guint64 decoded_size;                  /* parts: the part payload once decoded */
+	char *encoding; /* OSTICK_ENCODING_* */
+	guint64 decoded_size; /* parts: libostree's uncompressed size (the part header's) */
+	guint64 payload_size; /* zstd parts: exact bytes of the decoded payload; else 0 */
 } OstickMember;
 
 typedef struct {
@@ -29,7 +30,7 @@ typedef struct {
 	char target[OSTICK_SHA256_HEX_LEN + 1];
 	guint64 target_timestamp;
 	char base[OSTICK_SHA256_HEX_LEN + 1]; /* empty string for a from-scratch bundle */
-	guint64 install_size;                 /* bytes of new repo objects, rounded per object */
+	guint64 install_size; /* bytes of new repo objects, rounded per object */
 	OstickMember superblock;
 	guint n_parts;
 	OstickMember *parts;

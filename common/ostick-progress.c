@@ -14,6 +14,7 @@ ostick_stage_name(OstickStage stage)
 		[OSTICK_STAGE_DEPLOY] = "deploy",
 		[OSTICK_STAGE_CLEANUP] = "cleanup",
 		[OSTICK_STAGE_GENERATE] = "generate",
+		[OSTICK_STAGE_ENCODE] = "encode",
 		[OSTICK_STAGE_PACK] = "pack",
 		[OSTICK_STAGE_DONE] = "done",
 	};
@@ -30,8 +31,8 @@ format_eta(const OstickProgress *p)
 		return g_strdup("");
 	rest = p->bytes_total - p->bytes_done;
 	seconds = (guint64)((double)rest * (double)p->elapsed_us / (double)p->bytes_done / 1e6);
-	return g_strdup_printf("  ETA %" G_GUINT64_FORMAT ":%02u", seconds / 60,
-			(guint)(seconds % 60));
+	return g_strdup_printf(
+		"  ETA %" G_GUINT64_FORMAT ":%02u", seconds / 60, (guint)(seconds % 60));
 }
 
 char *
@@ -49,15 +50,15 @@ ostick_progress_format_bar(const OstickProgress *p, guint columns)
 	g_string_append_printf(line, "%-8s", ostick_stage_name(p->stage));
 	if (p->bytes_total > 0) {
 		g_autofree char *rate = g_format_size(
-				seconds > 0.05 ? (guint64)((double)p->bytes_done / seconds) : 0);
+			seconds > 0.05 ? (guint64)((double)p->bytes_done / seconds) : 0);
 
 		g_string_append_printf(line, "%3u%% [", (guint)(fraction * 100));
 		for (guint i = 0; i < bar_width; i++)
 			g_string_append_c(line, i < filled ? '#' : '.');
 		g_string_append_printf(line, "] %s / %s", done, total);
 		if (p->parts_total > 0)
-			g_string_append_printf(line, "  part %u/%u", MIN(p->parts_done + 1,
-					p->parts_total), p->parts_total);
+			g_string_append_printf(line, "  part %u/%u",
+				MIN(p->parts_done + 1, p->parts_total), p->parts_total);
 		g_string_append_printf(line, "  %s/s%s", rate, eta);
 	} else {
 		g_string_append_printf(line, "%.0fs", seconds);

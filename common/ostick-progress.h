@@ -7,14 +7,15 @@
 G_BEGIN_DECLS
 
 typedef enum {
-	OSTICK_STAGE_VERIFY,  /* signature and manifest */
-	OSTICK_STAGE_CHECK,   /* policy: compatible, base, downgrade, space */
-	OSTICK_STAGE_APPLY,   /* payload into the repo */
-	OSTICK_STAGE_COMMIT,  /* completeness check, ref, transaction commit */
-	OSTICK_STAGE_DEPLOY,  /* deployment, /etc merge, bootloader */
+	OSTICK_STAGE_VERIFY, /* signature and manifest */
+	OSTICK_STAGE_CHECK, /* policy: compatible, base, downgrade, space */
+	OSTICK_STAGE_APPLY, /* payload into the repo */
+	OSTICK_STAGE_COMMIT, /* completeness check, ref, transaction commit */
+	OSTICK_STAGE_DEPLOY, /* deployment, /etc merge, bootloader */
 	OSTICK_STAGE_CLEANUP, /* prune, keeping the rollback */
 	OSTICK_STAGE_GENERATE, /* bundler: static delta generation */
-	OSTICK_STAGE_PACK,     /* bundler: hashing, signing, writing */
+	OSTICK_STAGE_ENCODE, /* bundler: part encoding (zstd) */
+	OSTICK_STAGE_PACK, /* bundler: hashing, signing, writing */
 	OSTICK_STAGE_DONE,
 } OstickStage;
 

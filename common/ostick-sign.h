@@ -29,15 +29,14 @@ EVP_PKEY *ostick_key_load_private(const char *path, GError **error);
 EVP_PKEY *ostick_key_load_public(const char *path, GError **error);
 
 /* The signature algorithm for @key, or OSTICK_ERROR_KEY if its type is unsupported. */
-gboolean ostick_key_get_algorithm(EVP_PKEY *key, OstickSigAlgorithm *out_algorithm,
-	GError **error);
+gboolean ostick_key_get_algorithm(EVP_PKEY *key, OstickSigAlgorithm *out_algorithm, GError **error);
 
 /* The key ID of @key (public part of a private key too). */
 gboolean ostick_key_get_id(EVP_PKEY *key, guint8 out_id[OSTICK_KEY_ID_LEN], GError **error);
 
 /* Signs @msg with @private_key into @out_sig (algorithm, key ID and value filled in). */
-gboolean ostick_sign(EVP_PKEY *private_key, const guint8 *msg, gsize len,
-	OstickSignature *out_sig, GError **error);
+gboolean ostick_sign(EVP_PKEY *private_key, const guint8 *msg, gsize len, OstickSignature *out_sig,
+	GError **error);
 
 /* Verifies @sig over @msg with @public_key. OSTICK_ERROR_SIGNATURE if it does not verify or the
  * algorithm does not match the key. */
@@ -61,8 +60,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(OstickKeyring, ostick_keyring_free)
 
 guint ostick_keyring_get_size(const OstickKeyring *keyring);
 /* The key with @key_id, or NULL. (transfer none): valid while @keyring lives. */
-EVP_PKEY *ostick_keyring_lookup(const OstickKeyring *keyring,
-	const guint8 key_id[OSTICK_KEY_ID_LEN]);
+EVP_PKEY *ostick_keyring_lookup(
+	const OstickKeyring *keyring, const guint8 key_id[OSTICK_KEY_ID_LEN]);
 
 /* The acceptance rule of FORMAT.md §4.3 for @sigs over @msg: at least one signature by a trusted
  * key, and every signature by a trusted key verifies; signatures by other keys or with unknown

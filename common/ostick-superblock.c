@@ -91,7 +91,8 @@ get_swap_endian(GVariant *metadata, gboolean *out_swap, GError **error)
 	if (!g_variant_lookup(metadata, "ostree.endianness", "y", &marker))
 		return ostick_throw(error, OSTICK_ERROR_FORMAT, "no ostree.endianness marker");
 	if (marker != 'l' && marker != 'B')
-		return ostick_throw(error, OSTICK_ERROR_FORMAT, "bad ostree.endianness '%c'", marker);
+		return ostick_throw(
+			error, OSTICK_ERROR_FORMAT, "bad ostree.endianness '%c'", marker);
 	*out_swap = (marker == 'l') != (G_BYTE_ORDER == G_LITTLE_ENDIAN);
 	return TRUE;
 }
@@ -102,10 +103,10 @@ parse_part_header(GVariant *header, gboolean swap, OstickDeltaPartInfo *out, GEr
 	g_autoptr(GVariant) csum_v = NULL;
 	g_autoptr(GVariant) objects = NULL;
 	g_autofree char *checksum = NULL;
-	OstickDeltaPartInfo info = { 0 };
+	OstickDeltaPartInfo info = {0};
 
 	g_variant_get(header, "(u@aytt@ay)", &info.version, &csum_v, &info.size,
-			&info.uncompressed_size, &objects);
+		&info.uncompressed_size, &objects);
 	if (swap) {
 		info.version = GUINT32_SWAP_LE_BE(info.version);
 		info.size = GUINT64_SWAP_LE_BE(info.size);
@@ -117,7 +118,8 @@ parse_part_header(GVariant *header, gboolean swap, OstickDeltaPartInfo *out, GEr
 		return FALSE;
 	memcpy(info.checksum, checksum, sizeof info.checksum);
 	if (g_variant_get_size(objects) % OSTICK_DELTA_OBJECT_RECORD_LEN != 0)
-		return ostick_throw(error, OSTICK_ERROR_FORMAT, "object list not in 33-byte records");
+		return ostick_throw(
+			error, OSTICK_ERROR_FORMAT, "object list not in 33-byte records");
 	info.n_objects = (guint)(g_variant_get_size(objects) / OSTICK_DELTA_OBJECT_RECORD_LEN);
 	*out = info;
 	return TRUE;
@@ -133,7 +135,7 @@ parse_headers(OstickSuperblock *sb, GError **error)
 		return FALSE;
 	if (n == 0 || n > OSTICK_PARTS_MAX)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT, "%zu parts (allowed 1..%d)", n,
-				OSTICK_PARTS_MAX);
+			OSTICK_PARTS_MAX);
 	sb->parts = g_array_sized_new(FALSE, TRUE, sizeof(OstickDeltaPartInfo), (guint)n);
 	for (gsize i = 0; i < n; i++) {
 		g_autoptr(GVariant) header = g_variant_get_child_value(sb->headers, i);
@@ -161,7 +163,7 @@ check_metadata_keys(const OstickSuperblock *sb, GError **error)
 	while (g_variant_iter_next(&iter, "{&sv}", &key, NULL)) {
 		if (g_str_has_prefix(key, "deltas/") && strcmp(key, commitmeta) != 0)
 			return ostick_throw(error, OSTICK_ERROR_FORMAT,
-					"inline delta data '%s' is not allowed", key);
+				"inline delta data '%s' is not allowed", key);
 	}
 	return TRUE;
 }
@@ -179,16 +181,17 @@ parse_fields(OstickSuperblock *sb, GError **error)
 	sb->commit = g_variant_get_child_value(sb->variant, 4);
 	sb->headers = g_variant_get_child_value(sb->variant, 6);
 	if (!read_checksum(from_v, TRUE, &sb->from, error) ||
-			!read_checksum(to_v, FALSE, &to, error))
+		!read_checksum(to_v, FALSE, &to, error))
 		return FALSE;
 	memcpy(sb->to, to, sizeof sb->to);
 	if (g_variant_n_children(recurse) != 0)
-		return ostick_throw(error, OSTICK_ERROR_FORMAT, "recursive deltas are not supported");
+		return ostick_throw(
+			error, OSTICK_ERROR_FORMAT, "recursive deltas are not supported");
 	/* Fallback objects are fetched over HTTP by libostree: an offline bundle must carry all. */
 	if (g_variant_n_children(fallback) != 0)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT,
-				"%zu fallback objects: an offline bundle must carry every object",
-				g_variant_n_children(fallback));
+			"%zu fallback objects: an offline bundle must carry every object",
+			g_variant_n_children(fallback));
 	return check_metadata_keys(sb, error) && parse_headers(sb, error);
 }
 
@@ -199,17 +202,17 @@ ostick_superblock_parse(GBytes *bytes, GError **error)
 
 	g_return_val_if_fail(bytes != NULL, NULL);
 	if (g_bytes_get_size(bytes) > OSTICK_SUPERBLOCK_MAX_SIZE) {
-		ostick_throw(error, OSTICK_ERROR_FORMAT, "superblock larger than %" G_GUINT64_FORMAT,
-				OSTICK_SUPERBLOCK_MAX_SIZE);
+		ostick_throw(error, OSTICK_ERROR_FORMAT,
+			"superblock larger than %" G_GUINT64_FORMAT, OSTICK_SUPERBLOCK_MAX_SIZE);
 		return NULL;
 	}
 	sb->bytes = g_bytes_ref(bytes);
 	sb->variant = g_variant_ref_sink(g_variant_new_from_bytes(
-			G_VARIANT_TYPE(OSTICK_SUPERBLOCK_TYPE_STRING), bytes, FALSE));
+		G_VARIANT_TYPE(OSTICK_SUPERBLOCK_TYPE_STRING), bytes, FALSE));
 	/* Normal form: one meaning for GLib, libostree and us, and no out-of-range offsets. */
 	if (!g_variant_is_normal_form(sb->variant)) {
 		ostick_throw(error, OSTICK_ERROR_FORMAT, "superblock is not a valid GVariant %s",
-				OSTICK_SUPERBLOCK_TYPE_STRING);
+			OSTICK_SUPERBLOCK_TYPE_STRING);
 		return NULL;
 	}
 	if (!parse_fields(sb, error)) {
@@ -261,16 +264,28 @@ ostick_superblock_get_part_objects(const OstickSuperblock *sb, guint index, gsiz
 	return g_variant_get_data(objects);
 }
 
+/* FORMAT.md §5.3. An ostree-xz member is libostree's part file itself: its header's size and
+ * SHA-256 name it. A zstd member re-encodes it, so only the uncompressed size can agree. */
 static gboolean
-check_part(const OstickDeltaPartInfo *info, const OstickMember *member, guint index,
-	GError **error)
+check_part(const OstickDeltaPartInfo *info, const OstickMember *member, guint index, GError **error)
 {
-	if (info->size != member->size || strcmp(info->checksum, member->sha256) != 0 ||
-			info->uncompressed_size != member->decoded_size)
+	gboolean stock = g_str_equal(member->encoding, OSTICK_ENCODING_OSTREE_XZ);
+
+	if (stock && info->size != member->size)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT,
-				"part %u: superblock header (size %" G_GUINT64_FORMAT
-				") disagrees with the manifest (size %" G_GUINT64_FORMAT ")",
-				index, info->size, member->size);
+			"part %u: superblock size %" G_GUINT64_FORMAT
+			" disagrees with the manifest's %" G_GUINT64_FORMAT,
+			index, info->size, member->size);
+	if (stock && strcmp(info->checksum, member->sha256) != 0)
+		return ostick_throw(error, OSTICK_ERROR_FORMAT,
+			"part %u: superblock SHA-256 %.16s… disagrees with the manifest's "
+			"%.16s…",
+			index, info->checksum, member->sha256);
+	if (info->uncompressed_size != member->decoded_size)
+		return ostick_throw(error, OSTICK_ERROR_FORMAT,
+			"part %u: superblock uncompressed size %" G_GUINT64_FORMAT
+			" disagrees with the manifest's decoded-size %" G_GUINT64_FORMAT,
+			index, info->uncompressed_size, member->decoded_size);
 	return TRUE;
 }
 
@@ -281,46 +296,46 @@ check_commit(const OstickSuperblock *sb, const OstickManifest *manifest, GError 
 	char actual[OSTICK_SHA256_HEX_LEN + 1];
 
 	if (!ostree_validate_structureof_commit(sb->commit, &local_error))
-		return ostick_throw(error, OSTICK_ERROR_FORMAT, "commit object: %s",
-				local_error->message);
+		return ostick_throw(
+			error, OSTICK_ERROR_FORMAT, "commit object: %s", local_error->message);
 	/* An OSTree commit's name is the SHA-256 of its serialized (normal form) object. */
 	ostick_sha256_hex(g_variant_get_data(sb->commit), g_variant_get_size(sb->commit), actual);
 	if (strcmp(actual, manifest->target) != 0)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT,
-				"the commit object hashes to %s, not to the target %s", actual,
-				manifest->target);
+			"the commit object hashes to %s, not to the target %s", actual,
+			manifest->target);
 	if (ostree_commit_get_timestamp(sb->commit) != manifest->target_timestamp)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT,
-				"commit timestamp %" G_GUINT64_FORMAT
-				" differs from the manifest's %" G_GUINT64_FORMAT,
-				ostree_commit_get_timestamp(sb->commit), manifest->target_timestamp);
+			"commit timestamp %" G_GUINT64_FORMAT
+			" differs from the manifest's %" G_GUINT64_FORMAT,
+			ostree_commit_get_timestamp(sb->commit), manifest->target_timestamp);
 	return TRUE;
 }
 
 gboolean
-ostick_superblock_check_manifest(const OstickSuperblock *sb, const OstickManifest *manifest,
-	GError **error)
+ostick_superblock_check_manifest(
+	const OstickSuperblock *sb, const OstickManifest *manifest, GError **error)
 {
 	const char *base = manifest->base[0] ? manifest->base : NULL;
 
 	g_return_val_if_fail(sb != NULL && manifest != NULL, FALSE);
 	if (g_strcmp0(sb->from, base) != 0)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT,
-				"superblock base %s differs from the manifest's %s",
-				sb->from ? sb->from : "(scratch)", base ? base : "(scratch)");
+			"superblock base %s differs from the manifest's %s",
+			sb->from ? sb->from : "(scratch)", base ? base : "(scratch)");
 	if (strcmp(sb->to, manifest->target) != 0)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT,
-				"superblock target %s differs from the manifest's %s", sb->to,
-				manifest->target);
+			"superblock target %s differs from the manifest's %s", sb->to,
+			manifest->target);
 	if (!check_commit(sb, manifest, error))
 		return FALSE;
 	if (sb->parts->len != manifest->n_parts)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT,
-				"superblock has %u parts, the manifest %u", sb->parts->len,
-				manifest->n_parts);
+			"superblock has %u parts, the manifest %u", sb->parts->len,
+			manifest->n_parts);
 	for (guint i = 0; i < manifest->n_parts; i++) {
 		if (!check_part(&g_array_index(sb->parts, OstickDeltaPartInfo, i),
-				    &manifest->parts[i], i, error))
+			    &manifest->parts[i], i, error))
 			return FALSE;
 	}
 	return TRUE;
@@ -384,7 +399,7 @@ out_write(Out *out, const void *data, gsize len)
 static void
 out_pad8(Out *out)
 {
-	static const guint8 zeros[8] = { 0 };
+	static const guint8 zeros[8] = {0};
 
 	out_write(out, zeros, align8(out_pos(out)) - out_pos(out));
 }
@@ -409,7 +424,7 @@ out_variant(Out *out, GVariant *value)
 typedef struct {
 	char *key;
 	guint64 value_offset; /* where the variant starts */
-	guint64 total;        /* including its framing offset */
+	guint64 total; /* including its framing offset */
 } InlineEntry;
 
 static void
@@ -468,8 +483,8 @@ static void
 write_tuple_rest(const OstickSuperblock *sb, guint index, Out *suffix)
 {
 	g_autoptr(GVariant) header = g_variant_get_child_value(sb->headers, index);
-	g_autoptr(GVariant) headers = g_variant_ref_sink(
-			g_variant_new_array(G_VARIANT_TYPE("(uayttay)"), &header, 1));
+	g_autoptr(GVariant) headers =
+		g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("(uayttay)"), &header, 1));
 	guint64 ends[SUPERBLOCK_VAR_MEMBERS];
 	guint n_ends = 0;
 	guint width;
@@ -499,9 +514,9 @@ void
 ostick_superblock_layout_single_part(const OstickSuperblock *sb, guint index, guint64 yay_len,
 	GBytes **out_prefix, GBytes **out_suffix)
 {
-	Out prefix = { g_byte_array_new(), 0 };
-	Out suffix = { g_byte_array_new(), 0 };
-	InlineEntry entry = { 0 };
+	Out prefix = {g_byte_array_new(), 0};
+	Out suffix = {g_byte_array_new(), 0};
+	InlineEntry entry = {0};
 	g_autoptr(GArray) ends = NULL;
 
 	g_return_if_fail(index < sb->parts->len && yay_len >= 1);
@@ -520,7 +535,7 @@ ostick_superblock_set_timestamp(guint8 *data, gsize len, guint64 unix_time)
 {
 	g_autoptr(GBytes) view = g_bytes_new_static(data, len);
 	g_autoptr(GVariant) variant = g_variant_ref_sink(g_variant_new_from_bytes(
-			G_VARIANT_TYPE(OSTICK_SUPERBLOCK_TYPE_STRING), view, FALSE));
+		G_VARIANT_TYPE(OSTICK_SUPERBLOCK_TYPE_STRING), view, FALSE));
 	g_autoptr(GVariant) metadata = g_variant_get_child_value(variant, 0);
 	guint64 offset = align8(g_variant_get_size(metadata));
 	guint64 be = GUINT64_TO_BE(unix_time);

@@ -17,14 +17,16 @@ G_BEGIN_DECLS
 #define OSTICK_SUPERBLOCK_TYPE_STRING "(a{sv}tayay(a{sv}aya(say)sstayay)aya(uayttay)a(yaytt))"
 #define OSTICK_DELTAPART_MAX_VERSION 0 /* libostree 2022.7's OSTREE_DELTAPART_VERSION */
 #define OSTICK_DELTA_OBJECT_RECORD_LEN 33 /* object type byte + SHA-256 */
+/* A part's compression byte for "none": the byte 0 (libostree's case 0), not the character. */
+#define OSTICK_DELTA_PART_UNCOMPRESSED ((const guint8[]){ 0 })
 
 typedef struct _OstickSuperblock OstickSuperblock;
 
 typedef struct {
 	guint32 version;
 	char checksum[OSTICK_SHA256_HEX_LEN + 1]; /* SHA-256 of the part file */
-	guint64 size;                             /* part file bytes */
-	guint64 uncompressed_size;                /* payload once decompressed */
+	guint64 size; /* part file bytes */
+	guint64 uncompressed_size; /* payload once decompressed */
 	guint n_objects;
 } OstickDeltaPartInfo;
 
@@ -42,17 +44,17 @@ const char *ostick_superblock_get_to(const OstickSuperblock *superblock);
 /* The target commit object, as carried in the superblock. (transfer none) */
 GVariant *ostick_superblock_get_commit(const OstickSuperblock *superblock);
 guint ostick_superblock_get_n_parts(const OstickSuperblock *superblock);
-void ostick_superblock_get_part(const OstickSuperblock *superblock, guint index,
-	OstickDeltaPartInfo *out_info);
+void ostick_superblock_get_part(
+	const OstickSuperblock *superblock, guint index, OstickDeltaPartInfo *out_info);
 /* The raw 33-byte object records of part @index. (transfer none) */
-const guint8 *ostick_superblock_get_part_objects(const OstickSuperblock *superblock, guint index,
-	gsize *out_len);
+const guint8 *ostick_superblock_get_part_objects(
+	const OstickSuperblock *superblock, guint index, gsize *out_len);
 
 /* Checks that the superblock says what the signed manifest says: base, target, the target commit
  * object hashing to the target checksum, its timestamp, the part count, and each ostree-xz part's
  * size, SHA-256 and decoded size. Error: OSTICK_ERROR_FORMAT. */
-gboolean ostick_superblock_check_manifest(const OstickSuperblock *superblock,
-	const OstickManifest *manifest, GError **error);
+gboolean ostick_superblock_check_manifest(
+	const OstickSuperblock *superblock, const OstickManifest *manifest, GError **error);
 
 /* The key libostree looks up for inline part @index of the delta @from (NULL: scratch) -> @to:
  * "deltas/<from b64>-<to b64>/<index>". (transfer full) */

@@ -66,8 +66,8 @@ print("install-size = %d" % m["install_size"])
 mk() { # mk NAME KEYRING CREATE-ARGS...
 	name=$1 keyring=$2
 	shift 2
-	"$bundle" create --compatible vectors-board --force -o "$out/valid/$name.ostick" "$@" \
-		>/dev/null
+	"$bundle" create --compatible vectors-board --force -o "$out/valid/$name.ostick" \
+		--part-encoding ostree-xz "$@" >/dev/null
 	expect_valid "$out/valid/$name.ostick" "$keyring"
 }
 
@@ -101,6 +101,11 @@ mk 004-p256 test-p256.pub.pem --repo "$repo" --ref vectors/stable --to "$v1" \
 	--key "$keys/test-p256.key.pem"
 mk 006-two-parts test-ed25519.pub.pem --repo "$repo" --ref vectors/big --key "$ed" \
 	--max-part-size 1
+# Later --part-encoding wins over mk's ostree-xz.
+mk 007-zstd-scratch test-ed25519.pub.pem --repo "$repo" --ref vectors/stable --to "$v1" \
+	--key "$ed" --part-encoding zstd
+mk 008-zstd-delta test-ed25519.pub.pem --repo "$repo" --ref vectors/stable --from "$v1" \
+	--key "$ed" --part-encoding zstd
 
 committed=$spec/vectors/valid/004-p256.ostick
 if [ -f "$committed" ] && cmp -s "$committed" "$out/valid/004-p256.ostick" 2>/dev/null; then

@@ -86,6 +86,11 @@ def ed25519_sign(keyfile, message):
                                "-in", msg.name], check=True, capture_output=True).stdout
 
 
+def zstd(args, data):
+    return subprocess.run(["zstd", "-q"] + args, input=data, check=True,
+                          capture_output=True).stdout
+
+
 def sigblock(records, version=1):
     """records: (algorithm, key_id, value[, reserved])."""
     out = SIG_MAGIC + struct.pack("<II", version, len(records))
@@ -157,6 +162,7 @@ class Deriver:
         self.scratch = os.path.join(valid, "001-scratch.ostick")
         self.multi = os.path.join(valid, "006-two-parts.ostick")
         self.base = members(self.scratch)
+        self.zstd = members(os.path.join(valid, "007-zstd-scratch.ostick"))
 
     def invalid(self, name, error, exit_code, message, keyring=ED):
         path = os.path.join(self.outdir, "invalid", name)
@@ -187,6 +193,8 @@ class Deriver:
         self.derive_payload()
         self.derive_container()
         self.derive_manifest()
+        self.derive_zstd()
+
 
     def derive_valid(self):
         self.valid_resigned(
@@ -331,6 +339,41 @@ class Deriver:
             lambda t: manifest_set(t, "bundle", "target", "master"))
         bad("159-manifest-not-utf8.ostick", "FORMAT", 4, "UTF-8",
             lambda t: manifest_set(t, "bundle", "description", "\udcff"))
+
+    def derive_zstd(self):
+        """zstd parts: the frame is decoded, bounded by the signed payload-size (§5.5)."""
+        part = dict(self.zstd)["delta/0"]
+        payload = zstd(["-dc"], part)
+        size = len(payload)
+
+        def bad(name, error, exit_code, message, entries, edit):
+            write_tar(self.invalid(name, error, exit_code, message),
+                      resign(entries, self.key, edit))
+
+        def with_part(data):
+            return [(n, data if n == "delta/0" else d) for n, d in self.zstd]
+
+        def part_hash(data):
+            return lambda t: manifest_set(manifest_set(
+                t, "part.0", "sha256", hashlib.sha256(data).hexdigest()),
+                "part.0", "size", str(len(data)))
+
+        bad("160-zstd-payload-size-short.ostick", "CORRUPT", 4, "more than its payload-size",
+            self.zstd, lambda t: manifest_set(t, "part.0", "payload-size", str(size - 1)))
+        bad("161-zstd-payload-size-long.ostick", "CORRUPT", 4, "decodes to",
+            self.zstd, lambda t: manifest_set(t, "part.0", "payload-size", str(size + 1)))
+        bomb = zstd(["-19", "-c"], bytes(64 * 1024 * 1024))
+        bad("162-zstd-bomb.ostick", "CORRUPT", 4, "more than its payload-size",
+            with_part(bomb), part_hash(bomb))
+        trailing = part + b"\0"
+        bad("163-zstd-trailing-byte.ostick", "CORRUPT", 4, "after the end of the frame",
+            with_part(trailing), part_hash(trailing))
+        bad("164-zstd-not-a-frame.ostick", "CORRUPT", 4, "zstd part",
+            with_part(payload), lambda t: manifest_set(part_hash(payload)(t),
+                                                        "part.0", "payload-size", str(size)))
+        bad("165-zstd-no-payload-size.ostick", "FORMAT", 4, "payload-size",
+            self.zstd, lambda t: "\n".join(l for l in t.split("\n")
+                                            if not l.startswith("payload-size=")))
 
     def manifest_value(self, key):
         for line in dict(self.base)["ostick.manifest"].decode().split("\n"):

@@ -26,7 +26,7 @@ static void
 read_bundle(int fd)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(OstickBundleReader) reader = ostick_bundle_reader_new(fd, &error);
+	g_autoptr(OstickBundleReader) reader = ostick_bundle_reader_new(fd, NULL, &error);
 	const OstickManifest *m;
 
 	if (reader == NULL || !ostick_bundle_reader_read_unverified(reader, &error))

@@ -18,8 +18,15 @@ seed() { # seed TARGET: fill the corpus directory from the vectors
 	manifest) member=ostick.manifest ;;
 	sigblock) member=ostick.sig ;;
 	superblock) member=delta/superblock ;;
+	zstd) member=zstd ;;
 	*) member= ;;
 	esac
+	if [ "$member" = zstd ]; then # payload-size (LE u32), then a zstd part of a vector
+		for v in "$vectors"/valid/*zstd*.ostick; do
+			{ printf '\x00\x10\x00\x00'; tar -xOf "$v" delta/0; } >"$dir/$(basename "$v").zstd"
+		done
+		return
+	fi
 	for v in "$vectors"/valid/*.ostick "$vectors"/invalid/*.ostick; do
 		[ -e "$v" ] || continue
 		if [ -z "$member" ]; then

@@ -47,18 +47,18 @@ PY
 }
 
 # progress_check DESCRIPTION FILE: FILE's lines starting with { are all JSON objects; progress
-# events come in the order verify, check, apply, deploy, done (each at least once); the last
-# JSON line is the result, outcome installed, exit code 0, and nothing follows it but the
-# human summary (when FILE is stdout).
+# events come in the order verify, check, apply, deploy, cleanup, done (each at least once);
+# the last JSON line is the result, outcome installed, exit code 0; with JSON on stdout, every
+# stdout line is JSON (the human summary goes to stderr).
 progress_check() {
 	if python3 - "$2" "$V2" >"$TEST_TMP/.json-out" 2>&1 <<'PY'; then ok "$1"; else
 import json, sys
-lines = [l for l in open(sys.argv[1]).read().splitlines() if l.startswith("{")]
+lines = open(sys.argv[1]).read().splitlines()
 events = [json.loads(l) for l in lines]
 assert events, "no JSON lines"
 assert all(isinstance(e, dict) for e in events), "a line is not an object"
 stages = [e["stage"] for e in events if e.get("event") == "progress"]
-order = ["verify", "check", "apply", "deploy", "done"]
+order = ["verify", "check", "apply", "deploy", "cleanup", "done"]
 firsts = [stages.index(s) if s in stages else None for s in order]
 assert None not in firsts, "missing stages: %r in %r" % (order, stages)
 assert firsts == sorted(firsts), "stages out of order: %r" % stages
@@ -128,11 +128,11 @@ cp "$D1/etc/ostick-demo/demo.conf" "$TEST_TMP/demo.conf.local"
 check_exit 0 "install the 2.0 delta with --progress=json: exit 0" \
 	"$APPLY" install $(apply_args "$SR" "$K") --progress=json "$B/v2.ostick"
 cp "$TEST_TMP/stdout" "$TEST_TMP/progress.out"
-progress_check "... stdout: JSON lines verify, check, apply, deploy, done, then the result" \
+progress_check "... stdout: only JSON lines: verify, check, apply, deploy, cleanup, done, result" \
 	"$TEST_TMP/progress.out"
-check_eq "... the human summary is the one line after the JSON" \
+check_eq "... with JSON on stdout, the human summary goes to stderr" \
 	"installed $SAMPLE_OS 2.0 (${V2:0:12}) over 1.0; it boots at the next restart" \
-	"$(grep -v '^{' "$TEST_TMP/progress.out" | paste -sd '|')"
+	"$(grep -v '^ostick-apply: ' "$TEST_TMP/stderr" | paste -sd '|')"
 check_eq "admin status: 2.0 first, 1.0 second" "$V2.0 $V1.0" "$(deployed "$SR")"
 check_eq "ref demo/stable is the 2.0 commit" "$V2" \
 	"$(ostree --repo="$SR/ostree/repo" rev-parse demo/stable)"
@@ -261,7 +261,7 @@ check_exit 0 "--fd 5 (v2-full, fresh device) --progress-fd 7: exit 0" \
 check_match "... says 2.0 installed over nothing" \
 	"^installed $SAMPLE_OS 2\.0 \(${V2:0:12}\) over nothing" "$TEST_TMP/stdout"
 check "... no JSON on stdout" bash -c '! grep -q "^{" "$1"' _ "$TEST_TMP/stdout"
-progress_check "... fd 7: JSON lines verify, check, apply, deploy, done, then the result" \
+progress_check "... fd 7: JSON lines verify, check, apply, deploy, cleanup, done, then the result" \
 	"$TEST_TMP/fd7"
 check "... fd 7 has nothing but JSON lines" bash -c '! grep -qv "^{" "$1"' _ "$TEST_TMP/fd7"
 check_eq "... admin status: only 2.0" "$V2.0" "$(deployed "$SR")"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # t0220-apply-equals-stock.sh: what ostick-apply puts into the device repo is exactly what the
-# stock tools make of the same bundle (tar -x, then `ostree static-delta apply-offline`) in a
-# fresh bare repo: for 1.0 (from scratch), the 2.0 delta, a multi-part 3.0 delta
+# stock tools make of the same delta (tar -x of its ostree-xz twin, then `ostree static-delta
+# apply-offline`) in a fresh bare repo. ostick installs the default (zstd) bundles; a third
+# device installs the ostree-xz twins themselves, so both encodings are held to stock: for 1.0 (from scratch), the 2.0 delta, a multi-part 3.0 delta
 # (--max-part-size 1) and a multi-part 3.0 from-scratch bundle, the same commit, the same tree
 # (ostree ls -R -C -X), the same set of reachable object files, byte for byte with the same
 # mode, owner and xattrs, and both repos pass ostree fsck.
@@ -22,6 +23,30 @@ common=(--ref demo/stable --compatible "$SAMPLE_COMPATIBLE" --key "$KEYS/test-ed
 V3=$(ostree --repo="$B/repo" rev-parse demo/stable)
 "$BUNDLE" create --repo "$B/repo" --version 3.0 --from-scratch "${common[@]}" \
 	-o "$B/v3-full-multi.ostick" >/dev/null
+
+# The same deltas with libostree's own part files: what stock ostree can apply.
+mkdir "$B/xz"
+xz_twin() { # xz_twin NAME CREATE-ARGS...
+	local name=$1
+	shift
+	"$BUNDLE" create --repo "$B/repo" --ref demo/stable --compatible "$SAMPLE_COMPATIBLE" \
+		--key "$KEYS/test-ed25519.key.pem" --part-encoding ostree-xz \
+		-o "$B/xz/$name.ostick" "$@" >/dev/null
+}
+xz_twin v1 --to "$V1" --version 1.0
+xz_twin v2 --from "$V1" --to "$V2" --version 2.0
+xz_twin v3-multi --from "$V2" --to "$V3" --version 3.0 --max-part-size 1
+xz_twin v3-full-multi --to "$V3" --from-scratch --version 3.0 --max-part-size 1
+encodings() { # the part encodings of a bundle, once each
+	"$BUNDLE" inspect --json "$1" | python3 -c '
+import json, sys
+print(" ".join(sorted({m["encoding"] for m in json.load(sys.stdin)["members"]
+                       if m["name"] != "delta/superblock"})))'
+}
+check_eq "precondition: the bundles ostick installs have zstd parts" zstd \
+	"$(encodings "$B/v3-multi.ostick")"
+check_eq "precondition: their twins have libostree's xz parts" ostree-xz \
+	"$(encodings "$B/xz/v3-multi.ostick")"
 
 # parts BUNDLE: how many delta parts the bundle has.
 parts() {
@@ -129,19 +154,19 @@ check_eq "precondition: ostick's device repo is bare too" "bare" \
 	"$(ostree --repo="$A" config get core.mode)"
 
 check_exit 0 "ostick: install 1.0" "$APPLY" install $(apply_args "$SR" "$K") "$B/v1.ostick"
-check "stock: apply-offline 1.0" stock_apply "$S" "$B/v1.ostick"
+check "stock: apply-offline 1.0" stock_apply "$S" "$B/xz/v1.ostick"
 compare "1.0 (from scratch)" "$A" "$S" "$V1"
 
 check_exit 0 "ostick: install the 2.0 delta" "$APPLY" install $(apply_args "$SR" "$K") \
 	"$B/v2.ostick"
-check "stock: apply-offline the 2.0 delta" stock_apply "$S" "$B/v2.ostick"
+check "stock: apply-offline the 2.0 delta" stock_apply "$S" "$B/xz/v2.ostick"
 compare "2.0 (delta)" "$A" "$S" "$V2"
 check "ostick's repo passes ostree fsck" ostree --repo="$A" fsck
 check "the stock repo passes ostree fsck" ostree --repo="$S" fsck
 
 check_exit 0 "ostick: install the multi-part 3.0 delta" \
 	"$APPLY" install $(apply_args "$SR" "$K") "$B/v3-multi.ostick"
-check "stock: apply-offline the multi-part 3.0 delta" stock_apply "$S" "$B/v3-multi.ostick"
+check "stock: apply-offline the multi-part 3.0 delta" stock_apply "$S" "$B/xz/v3-multi.ostick"
 compare "3.0 (multi-part delta)" "$A" "$S" "$V3"
 
 # The multi-part from-scratch bundle on a fresh device and a fresh stock repo.
@@ -153,12 +178,23 @@ ostree --repo="$S2" init --mode=bare
 check_exit 0 "ostick: install the multi-part 3.0 from scratch (fresh device)" \
 	"$APPLY" install $(apply_args "$SR2" "$K") "$B/v3-full-multi.ostick"
 check "stock: apply-offline the multi-part 3.0 from scratch (fresh repo)" \
-	stock_apply "$S2" "$B/v3-full-multi.ostick"
+	stock_apply "$S2" "$B/xz/v3-full-multi.ostick"
 compare "3.0 (multi-part, from scratch)" "$A2" "$S2" "$V3"
 same_objects "3.0: from scratch and by deltas, ostick made the same object files" "$A2" "$A" "$V3"
 
+# Device X: ostick installs the ostree-xz twins: the same objects as stock, too.
+SRX=$TEST_TMP/sysroot-xz
+make_sysroot "$SRX" uboot 256
+AX=$SRX/ostree/repo
+for n in v1 v2 v3-multi; do
+	check_exit 0 "ostick: install the ostree-xz $n" "$APPLY" install $(apply_args "$SRX" "$K") \
+		"$B/xz/$n.ostick"
+done
+compare "3.0 through ostree-xz parts" "$AX" "$S" "$V3"
+
 check "ostick's repos pass ostree fsck" ostree --repo="$A" fsck
 check "... (the fresh device's too)" ostree --repo="$A2" fsck
+check "... (the ostree-xz device's too)" ostree --repo="$AX" fsck
 check "the stock repos pass ostree fsck" ostree --repo="$S" fsck
 check "... (the fresh one too)" ostree --repo="$S2" fsck
 

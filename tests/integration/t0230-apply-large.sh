@@ -19,8 +19,10 @@ cp "$KEYS/test-ed25519.pub.pem" "$K/"
 
 t0=$(date +%s)
 make_rootfs 9.0 "$TEST_TMP/rootfs" "$EXTRA_MB"
-# One big bundle only: libostree compresses with xz -8, which takes minutes at this size.
-"$BUNDLE" create --rootfs "$TEST_TMP/rootfs" --ref demo/stable --version 9.0 \
+# One big bundle only: libostree compresses with xz -8, which takes minutes at this size. zstd
+# level 3: the parts are incompressible anyway, and the decoder's memory follows the window,
+# which the part size picks, not the level.
+"$BUNDLE" create --rootfs "$TEST_TMP/rootfs" --ref demo/stable --version 9.0 --zstd-level 3 \
 	--compatible "$SAMPLE_COMPATIBLE" --key "$KEYS/test-ed25519.key.pem" \
 	-o "$TEST_TMP/big.ostick" >/dev/null
 t1=$(date +%s)
@@ -110,8 +112,12 @@ diag "the applier's own figures: peak_rss_kib $OWN_RSS, peak_staging_bytes $OWN_
 	"outcome $OWN_OUTCOME"
 check_eq "the result line says installed" installed "${OWN_OUTCOME:-}"
 
-check "peak RSS (VmHWM $PEAK_HWM KiB) below 160 MiB" test "${PEAK_HWM:-999999999}" -lt \
-	"$RSS_LIMIT_KIB"
+if [ -n "${OSTICK_SANITIZED:-}" ]; then
+	ok "peak RSS (VmHWM $PEAK_HWM KiB) below 160 MiB # SKIP ASan's shadow memory and quarantine"
+else
+	check "peak RSS (VmHWM $PEAK_HWM KiB) below 160 MiB" test "${PEAK_HWM:-999999999}" -lt \
+		"$RSS_LIMIT_KIB"
+fi
 BOUND=$((PART_SIZE + PART_DECODED + SLACK))
 check "peak staging ($PEAK_STAGING bytes) <= largest part + decoded + 2 MiB ($BOUND)" \
 	test "${PEAK_STAGING:-999999999999}" -le "$BOUND"

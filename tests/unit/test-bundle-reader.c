@@ -52,7 +52,7 @@ map_tar(Fixture *f)
 static GBytes *
 read_all(int fd, const OstickKeyring *keyring, GError **error)
 {
-	g_autoptr(OstickBundleReader) reader = ostick_bundle_reader_new(fd, error);
+	g_autoptr(OstickBundleReader) reader = ostick_bundle_reader_new(fd, NULL, error);
 	const OstickManifest *m;
 
 	if (reader == NULL || !ostick_bundle_reader_verify(reader, keyring, error) ||

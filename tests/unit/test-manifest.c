@@ -240,7 +240,10 @@ static const EditRow edit_rows[] = {
 	/* Features and encodings this reader does not know. */
 	BAD_INSERT("required-feature-unknown", "bundle", "required-features", "x-future", VERSION),
 	BAD_INSERT("required-features-two", "bundle", "required-features", "a;b;", VERSION),
-	BAD("part-encoding-unknown", "part.0", "encoding", "zstd", VERSION),
+	BAD("part-encoding-unknown", "part.0", "encoding", "x-zstd-99", VERSION),
+	/* zstd parts carry the exact decoded length; other parts must not. */
+	BAD("part-zstd-without-payload-size", "part.1", "encoding", "zstd", FORMAT),
+	BAD_INSERT("payload-size-on-ostree-xz-part", "part.1", "payload-size", "200", FORMAT),
 	BAD("part-encoding-none", "part.1", "encoding", "none", VERSION),
 	BAD("superblock-encoding-xz", "superblock", "encoding", "ostree-xz", VERSION),
 	BAD("superblock-encoding-unknown", "superblock", "encoding", "gzip", VERSION),
@@ -463,6 +466,35 @@ test_parse_one_part(void)
 
 	g_assert_cmpuint(m->n_parts, ==, 1);
 	g_assert_cmpstr(m->parts[0].sha256, ==, P0_SHA);
+}
+
+/* A zstd part: its payload-size is read, bounded, and written back in place. */
+static void
+test_parse_zstd_part(void)
+{
+	const char *tail = "encoding=ostree-xz\ndecoded-size=200\n";
+	const char *cases[] = { "1", "321", "17179869184", "0", "17179869185", "" };
+	const int codes[] = { ACCEPT, ACCEPT, ACCEPT, OSTICK_ERROR_FORMAT, OSTICK_ERROR_FORMAT,
+		OSTICK_ERROR_FORMAT };
+
+	g_assert_true(g_str_has_suffix(valid_text, tail));
+	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *head = g_strndup(valid_text, strlen(valid_text) - strlen(tail));
+		g_autofree char *text = g_strdup_printf(
+				"%sencoding=zstd\ndecoded-size=200\npayload-size=%s\n", head, cases[i]);
+		g_autoptr(OstickManifest) m = parse_text(text, strlen(text), codes[i]);
+		g_autoptr(GBytes) again = NULL;
+		g_autoptr(GError) error = NULL;
+
+		if (codes[i] != ACCEPT)
+			continue;
+		g_assert_cmpstr(m->parts[1].encoding, ==, "zstd");
+		g_assert_cmpuint(m->parts[1].payload_size, ==, g_ascii_strtoull(cases[i], NULL, 10));
+		g_assert_cmpuint(m->parts[0].payload_size, ==, 0);
+		again = ostick_manifest_serialize(m, &error);
+		g_assert_no_error(error);
+		g_assert_nonnull(strstr(g_bytes_get_data(again, NULL), "payload-size="));
+	}
 }
 
 static void
@@ -755,7 +787,7 @@ static void
 spoil_encoding(OstickManifest *m)
 {
 	g_free(m->parts[0].encoding);
-	m->parts[0].encoding = g_strdup("zstd");
+	m->parts[0].encoding = g_strdup("x-zstd-99");
 }
 
 static void
@@ -977,6 +1009,7 @@ add_parse_tests(void)
 	g_test_add_func("/manifest/parse/accept/description", test_parse_description);
 	g_test_add_func("/manifest/parse/accept/unknown-ignored", test_parse_ignores_unknown);
 	g_test_add_func("/manifest/parse/accept/parts-1", test_parse_one_part);
+	g_test_add_func("/manifest/parse/zstd-part", test_parse_zstd_part);
 	g_test_add_func("/manifest/parse/accept/exactly-1mib", test_parse_at_size_limit);
 	g_test_add_func("/manifest/parse/reject/over-1mib", test_parse_over_size_limit);
 	g_test_add_func("/manifest/parse/reject/nul-byte", test_parse_nul);

@@ -67,13 +67,13 @@ read_bundle(const char *path, const OstickKeyring *keyring, OstickManifest **out
 	const OstickManifest *manifest;
 
 	g_assert_cmpint(fd, >=, 0);
-	reader = ostick_bundle_reader_new(fd, error);
+	reader = ostick_bundle_reader_new(fd, NULL, error);
 	if (reader == NULL || !ostick_bundle_reader_verify(reader, keyring, error) ||
 		ostick_bundle_reader_read_superblock(reader, error) == NULL)
 		return FALSE;
 	manifest = ostick_bundle_reader_get_manifest(reader);
 	for (guint i = 0; i < manifest->n_parts; i++) {
-		if (!ostick_bundle_reader_read_part(reader, i, NULL, NULL, error))
+		if (!ostick_bundle_reader_check_part(reader, i, NULL, NULL, NULL, error))
 			return FALSE;
 	}
 	if (!ostick_bundle_reader_finish(reader, error))

@@ -1,0 +1,188 @@
+/* ostick-zstd.c: zstd frames for the `zstd` part encoding. */
+#include "ostick-zstd.h"
+
+#include "ostick-cleanup.h"
+#include "ostick-error.h"
+#include "ostick-file.h"
+#include "ostick-format.h"
+
+#include <zstd.h>
+
+#define WINDOW_LOG_MIN 17 /* 128 KiB: below that the window buys nothing */
+
+struct _OstickZstdWriter {
+	ZSTD_CCtx *cctx;
+	int fd;
+	guint8 *out;
+	gsize out_size;
+	guint64 input;
+};
+
+static gboolean
+throw_zstd(GError **error, size_t code, const char *what)
+{
+	return ostick_throw(error, OSTICK_ERROR_CORRUPT, "%s: %s", what, ZSTD_getErrorName(code));
+}
+
+/* The smallest window that holds @size_hint bytes, so a small part needs little memory to
+ * decode, within the decoders' limit. */
+static int
+window_log_for(guint64 size_hint)
+{
+	int log = WINDOW_LOG_MIN;
+
+	while (log < OSTICK_ZSTD_WINDOW_LOG_MAX && (G_GUINT64_CONSTANT(1) << log) < size_hint)
+		log++;
+	return log;
+}
+
+OstickZstdWriter *
+ostick_zstd_writer_new(int fd, int level, guint workers, guint64 size_hint, GError **error)
+{
+	g_autoptr(OstickZstdWriter) writer = g_new0(OstickZstdWriter, 1);
+	size_t r;
+
+	writer->fd = fd;
+	writer->cctx = ZSTD_createCCtx();
+	writer->out_size = ZSTD_CStreamOutSize();
+	writer->out = g_malloc(writer->out_size);
+	/* nbWorkers >= 1 always: zstd's threaded output is the same for any number of workers,
+	 * but differs from the single-threaded one. */
+	if (ZSTD_isError(
+		    r = ZSTD_CCtx_setParameter(writer->cctx, ZSTD_c_compressionLevel, level)) ||
+		ZSTD_isError(r = ZSTD_CCtx_setParameter(
+				     writer->cctx, ZSTD_c_windowLog, window_log_for(size_hint))) ||
+		ZSTD_isError(r = ZSTD_CCtx_setParameter(
+				     writer->cctx, ZSTD_c_nbWorkers, (int)MAX(workers, 1))) ||
+		ZSTD_isError(r = ZSTD_CCtx_setParameter(writer->cctx, ZSTD_c_checksumFlag, 0))) {
+		ostick_throw(error, OSTICK_ERROR_VERSION, "zstd level %d: %s", level,
+			ZSTD_getErrorName(r));
+		return NULL;
+	}
+	return g_steal_pointer(&writer);
+}
+
+void
+ostick_zstd_writer_free(OstickZstdWriter *writer)
+{
+	if (writer == NULL)
+		return;
+	ZSTD_freeCCtx(writer->cctx);
+	g_free(writer->out);
+	g_free(writer);
+}
+
+/* Feeds @in (possibly empty) with @mode and writes the output until zstd has no more for now
+ * (continue) or the frame is complete (end). */
+static gboolean
+compress(OstickZstdWriter *writer, ZSTD_inBuffer *in, ZSTD_EndDirective mode, GError **error)
+{
+	for (;;) {
+		ZSTD_outBuffer out = {writer->out, writer->out_size, 0};
+		size_t left = ZSTD_compressStream2(writer->cctx, &out, in, mode);
+
+		if (ZSTD_isError(left))
+			return throw_zstd(error, left, "zstd compression");
+		if (!ostick_write_all(writer->fd, writer->out, out.pos, error))
+			return FALSE;
+		if (mode == ZSTD_e_end ? left == 0 : in->pos == in->size)
+			return TRUE;
+	}
+}
+
+gboolean
+ostick_zstd_writer_write(OstickZstdWriter *writer, const void *data, gsize len, GError **error)
+{
+	ZSTD_inBuffer in = {data, len, 0};
+
+	writer->input += len;
+	return compress(writer, &in, ZSTD_e_continue, error);
+}
+
+gboolean
+ostick_zstd_writer_finish(OstickZstdWriter *writer, guint64 *out_input, GError **error)
+{
+	ZSTD_inBuffer in = {NULL, 0, 0};
+
+	if (!compress(writer, &in, ZSTD_e_end, error))
+		return FALSE;
+	*out_input = writer->input;
+	return TRUE;
+}
+
+typedef struct {
+	ZSTD_DCtx *dctx;
+	int out_fd;
+	guint64 expected;
+	guint64 written;
+	guint8 *out;
+	gsize out_size;
+} Decoder;
+
+/* Decodes what @in holds; returns zstd's hint (0 once the frame is complete) in @out_left. */
+static gboolean
+decode_buffer(Decoder *d, ZSTD_inBuffer *in, size_t *out_left, GError **error)
+{
+	do {
+		ZSTD_outBuffer out = {d->out, d->out_size, 0};
+		size_t left = ZSTD_decompressStream(d->dctx, &out, in);
+
+		if (ZSTD_isError(left))
+			return throw_zstd(error, left, "zstd part");
+		if (out.pos > d->expected - d->written)
+			return ostick_throw(error, OSTICK_ERROR_CORRUPT,
+				"zstd part decodes to more than its payload-size %" G_GUINT64_FORMAT,
+				d->expected);
+		if (!ostick_write_all(d->out_fd, d->out, out.pos, error))
+			return FALSE;
+		d->written += out.pos;
+		*out_left = left;
+		/* A full output buffer may hide more output for the same input. */
+		if (left == 0 || (in->pos == in->size && out.pos < out.size))
+			return TRUE;
+	} while (TRUE);
+}
+
+gboolean
+ostick_zstd_decode_fd(
+	int in_fd, int out_fd, guint64 expected_size, GCancellable *cancellable, GError **error)
+{
+	g_autoptr(ZSTD_DCtx) dctx = ZSTD_createDCtx();
+	gsize in_size = ZSTD_DStreamInSize();
+	g_autofree guint8 *in_buf = g_malloc(in_size);
+	g_autofree guint8 *out_buf = g_malloc(ZSTD_DStreamOutSize());
+	Decoder d = {dctx, out_fd, expected_size, 0, out_buf, ZSTD_DStreamOutSize()};
+	size_t left = 1;
+
+	/* The window bounds the decoder's memory: refuse frames asking for more. */
+	if (ZSTD_isError(
+		    ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, OSTICK_ZSTD_WINDOW_LOG_MAX)))
+		return ostick_throw(error, OSTICK_ERROR_CORRUPT, "zstd: cannot bound the window");
+	for (;;) {
+		gsize n = 0;
+		ZSTD_inBuffer in = {in_buf, 0, 0};
+
+		if (g_cancellable_set_error_if_cancelled(cancellable, error) ||
+			!ostick_read_all(in_fd, in_buf, in_size, &n, error))
+			return FALSE;
+		if (n == 0)
+			break;
+		if (left == 0)
+			return ostick_throw(error, OSTICK_ERROR_CORRUPT,
+				"zstd part: bytes after the end of the frame");
+		in.size = n;
+		if (!decode_buffer(&d, &in, &left, error))
+			return FALSE;
+		if (left == 0 && in.pos < in.size)
+			return ostick_throw(error, OSTICK_ERROR_CORRUPT,
+				"zstd part: bytes after the end of the frame");
+	}
+	if (left != 0)
+		return ostick_throw(error, OSTICK_ERROR_CORRUPT, "zstd part: truncated frame");
+	if (d.written != expected_size)
+		return ostick_throw(error, OSTICK_ERROR_CORRUPT,
+			"zstd part decodes to %" G_GUINT64_FORMAT
+			" bytes, its payload-size is %" G_GUINT64_FORMAT,
+			d.written, expected_size);
+	return TRUE;
+}

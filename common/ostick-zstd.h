@@ -1,0 +1,34 @@
+/* ostick-zstd.h: the `zstd` part encoding (FORMAT.md §5.5): one zstd frame holding a part's
+ * payload, written by the bundler and decoded by the applier with bounded memory and output.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _OstickZstdWriter OstickZstdWriter;
+
+/* Compresses what ostick_zstd_writer_write() is given into one frame written to @fd (borrowed).
+ * @level 1..22; @workers >= 1 compression threads (the output does not depend on their number,
+ * so bundles stay reproducible); @size_hint the expected input size, which picks the window (at
+ * most 2^OSTICK_ZSTD_WINDOW_LOG_MAX). (transfer full) */
+OstickZstdWriter *ostick_zstd_writer_new(
+	int fd, int level, guint workers, guint64 size_hint, GError **error);
+gboolean ostick_zstd_writer_write(
+	OstickZstdWriter *writer, const void *data, gsize len, GError **error);
+/* Ends the frame and writes what is left. Returns the number of input bytes in @out_input. */
+gboolean ostick_zstd_writer_finish(OstickZstdWriter *writer, guint64 *out_input, GError **error);
+void ostick_zstd_writer_free(OstickZstdWriter *writer);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OstickZstdWriter, ostick_zstd_writer_free)
+
+/* Decodes the single zstd frame read from @in_fd (at its offset, to its end) and writes the
+ * output to @out_fd. The output must be exactly @expected_size bytes and the input exactly one
+ * frame: anything else (more output, less, trailing bytes, a window over the limit) is
+ * OSTICK_ERROR_CORRUPT, found before more than @expected_size bytes are written. Memory is
+ * bounded by the frame's window. G_IO_ERROR on I/O failure or cancellation. */
+gboolean ostick_zstd_decode_fd(
+	int in_fd, int out_fd, guint64 expected_size, GCancellable *cancellable, GError **error);
+
+G_END_DECLS
