@@ -186,7 +186,10 @@ apply_all(OstreeRepo *repo, OstickBundleReader *reader, const OstickSuperblock *
 	}
 	sink.state.parts_done = m->n_parts;
 	emit(&sink);
+	/* Clear the partial mark first: traversing a commit marked partial skips missing
+	 * dirtrees. Inside the transaction nothing is visible yet, so a crash here is harmless. */
 	if (!ostick_bundle_reader_finish(reader, error) ||
+		!ostree_repo_mark_commit_partial(repo, m->target, FALSE, error) ||
 		!check_complete(repo, m->target, cancellable, error))
 		return FALSE;
 	if (options->set_ref)

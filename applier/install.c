@@ -153,8 +153,9 @@ apply_and_deploy(Run *run, const OstickSuperblock *sb, GError **error)
 		return TRUE;
 	emit_stage(run, OSTICK_STAGE_DEPLOY);
 	if (!ostick_device_deploy(run->device, m, run->cancellable, error)) {
-		restore_ref(run->device->repo, m->ref, old_commit);
+		/* Discard first: on a full disk the freed checkout is the room the ref needs. */
 		ostick_device_discard_failed_deploy(run->device);
+		restore_ref(run->device->repo, m->ref, old_commit);
 		return FALSE;
 	}
 	emit_stage(run, OSTICK_STAGE_CLEANUP);

@@ -18,6 +18,7 @@
 #define READ_CHUNK (256 * 1024)
 #define BLOCK_SIZE (64 * 1024)
 #define DRAIN_MAX (16 * 1024 * 1024)
+#define SHOWN_NAME_MAX 120
 #define DRAIN_TAR_SLACK (16 * 1024) /* per member: header, padding; and the end blocks */
 
 typedef enum {
@@ -91,8 +92,14 @@ ostick_bundle_reader_new(int fd, GCancellable *cancellable, GError **error)
 	/* Plain tar only: no decompression filters, no other formats (less code on hostile input). */
 	if (archive_read_support_format_tar(reader->archive) != ARCHIVE_OK ||
 		archive_read_open(reader->archive, reader, NULL, read_block, NULL) != ARCHIVE_OK) {
-		ostick_throw(error, OSTICK_ERROR_FORMAT, "not a bundle: %s",
-			archive_error_string(reader->archive) ?: "unreadable");
+		int errsv = archive_errno(reader->archive);
+
+		/* A stick pulled before the first block: an I/O error, not a bad bundle. */
+		if (errsv > 0 && errsv != EINVAL && errsv != EILSEQ)
+			ostick_throw_errno_value(error, errsv, "reading the bundle");
+		else
+			ostick_throw(error, OSTICK_ERROR_FORMAT, "not a bundle: %s",
+				archive_error_string(reader->archive) ?: "unreadable");
 		return NULL;
 	}
 	return g_steal_pointer(&reader);
@@ -141,14 +148,29 @@ fail(OstickBundleReader *reader, GError **error)
 	return FALSE;
 }
 
+/* An unauthenticated member name as it may appear in a message: escaped (no terminal control
+ * sequences reach a log) and cut to a readable length. (transfer full) */
+static char *
+shown_name(const char *path)
+{
+	g_autofree char *escaped = path ? g_strescape(path, NULL) : g_strdup("(unnamed)");
+
+	if (strlen(escaped) <= SHOWN_NAME_MAX)
+		return g_steal_pointer(&escaped);
+	return g_strdup_printf("%.*s...", SHOWN_NAME_MAX, escaped);
+}
+
 static gboolean
 check_entry(struct archive_entry *entry, const char *name, GError **error)
 {
 	const char *path = archive_entry_pathname(entry);
 
-	if (path == NULL || strcmp(path, name) != 0)
+	if (path == NULL || strcmp(path, name) != 0) {
+		g_autofree char *shown = shown_name(path);
+
 		return ostick_throw(error, OSTICK_ERROR_FORMAT, "expected member '%s', found '%s'",
-			name, path ? path : "(unnamed)");
+			name, shown);
+	}
 	if (archive_entry_filetype(entry) != AE_IFREG || archive_entry_hardlink(entry) != NULL ||
 		archive_entry_symlink(entry) != NULL)
 		return ostick_throw(
@@ -512,11 +534,11 @@ ostick_bundle_reader_finish(OstickBundleReader *reader, GError **error)
 			reader->next_part, reader->manifest->n_parts);
 	r = archive_read_next_header(reader->archive, &entry);
 	if (r == ARCHIVE_OK) {
+		g_autofree char *shown = shown_name(archive_entry_pathname(entry));
+
 		reader->state = STATE_FAILED;
 		return ostick_throw(error, OSTICK_ERROR_FORMAT,
-			"unexpected member '%s' after the "
-			"last part",
-			archive_entry_pathname(entry) ?: "(unnamed)");
+			"unexpected member '%s' after the last part", shown);
 	}
 	if (r != ARCHIVE_EOF)
 		return throw_archive(reader, "end of bundle", error);
