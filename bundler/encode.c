@@ -34,8 +34,8 @@ open_xz_payload(int fd, const char *path, GError **error)
 }
 
 gboolean
-ostick_encode_part_zstd(const char *xz_path, const char *zst_path, int level, guint64 size_hint,
-	guint64 *out_payload_size, GCancellable *cancellable, GError **error)
+ostick_encode_part_zstd(const char *xz_path, const char *zst_path, int level, guint workers,
+	guint64 size_hint, guint64 *out_payload_size, GCancellable *cancellable, GError **error)
 {
 	g_auto(OstickFd) in = open(xz_path, O_RDONLY | O_CLOEXEC);
 	g_auto(OstickFd) out = -1;
@@ -49,8 +49,7 @@ ostick_encode_part_zstd(const char *xz_path, const char *zst_path, int level, gu
 	if (out < 0)
 		return ostick_throw_errno(error, "%s", zst_path);
 	xz = open_xz_payload(in, xz_path, error);
-	writer = xz ? ostick_zstd_writer_new(out, level, g_get_num_processors(), size_hint, error)
-		    : NULL;
+	writer = xz ? ostick_zstd_writer_new(out, level, workers, size_hint, error) : NULL;
 	if (writer == NULL)
 		return FALSE;
 	for (;;) {

@@ -10,9 +10,10 @@ G_BEGIN_DECLS
 
 /* Re-encodes the libostree part file @xz_path (compression byte 'x', then an xz stream) as one
  * zstd frame of its decoded payload, written to @zst_path (created). @size_hint, the payload's
- * expected size, picks the window. @out_payload_size receives the payload's exact length.
- * Uses one compression thread per processor; the output does not depend on their number. */
+ * expected size, picks the window; @workers >= 1 compression threads (the output does not
+ * depend on their number). @out_payload_size receives the payload's exact length. */
 gboolean ostick_encode_part_zstd(const char *xz_path, const char *zst_path, int level,
-	guint64 size_hint, guint64 *out_payload_size, GCancellable *cancellable, GError **error);
+	guint workers, guint64 size_hint, guint64 *out_payload_size, GCancellable *cancellable,
+	GError **error);
 
 G_END_DECLS

@@ -54,20 +54,69 @@ part_path(const char *dir, guint index, const char *encoding)
 	return g_strdup_printf("%s/%u%s", dir, index, zstd ? ".zst" : "");
 }
 
-/* zstd: part N (libostree's xz) becomes N.zst, and N goes: the build needs one copy. */
-static gboolean
-encode_part(const char *dir, guint index, const OstickPackOptions *options,
-	const OstickDeltaPartInfo *info, OstickMember *member, GCancellable *cancellable,
-	GError **error)
-{
-	g_autofree char *xz_path = part_path(dir, index, OSTICK_ENCODING_OSTREE_XZ);
-	g_autofree char *zst_path = part_path(dir, index, OSTICK_ENCODING_ZSTD);
+typedef struct {
+	char *xz_path;
+	char *zst_path;
+	int level;
+	guint64 size_hint;
+	guint64 payload_size;
+	GCancellable *cancellable;
+	GError *error;
+} EncodeJob;
 
-	if (!ostick_encode_part_zstd(xz_path, zst_path, options->zstd_level,
-		    info->uncompressed_size, &member->payload_size, cancellable, error))
-		return g_prefix_error(error, "encoding part %u: ", index), FALSE;
-	(void)unlink(xz_path);
-	return hash_file(zst_path, &member->size, member->sha256, cancellable, error);
+static void
+encode_job_run(gpointer data, gpointer user_data)
+{
+	EncodeJob *job = data;
+
+	/* One worker per part, parts in parallel: zstd splits a frame into jobs of several
+	 * windows, so threads within one part of this size would mostly wait. */
+	if (ostick_encode_part_zstd(job->xz_path, job->zst_path, job->level, 1, job->size_hint,
+		    &job->payload_size, job->cancellable, &job->error))
+		(void)unlink(job->xz_path); /* the build needs one copy of each part */
+}
+
+static void
+encode_job_clear(EncodeJob *job)
+{
+	g_free(job->xz_path);
+	g_free(job->zst_path);
+	g_clear_error(&job->error);
+}
+
+/* zstd: every part N (libostree's xz) becomes N.zst, as many at a time as there are cores. */
+static gboolean
+encode_parts(const char *dir, const OstickPackOptions *options, OstickManifest *manifest,
+	GCancellable *cancellable, GError **error)
+{
+	g_autofree EncodeJob *jobs = g_new0(EncodeJob, manifest->n_parts);
+	GThreadPool *pool =
+		g_thread_pool_new(encode_job_run, NULL, (gint)g_get_num_processors(), FALSE, NULL);
+	gboolean ok = TRUE;
+
+	for (guint i = 0; i < manifest->n_parts; i++) {
+		jobs[i] = (EncodeJob){part_path(dir, i, OSTICK_ENCODING_OSTREE_XZ),
+			part_path(dir, i, OSTICK_ENCODING_ZSTD), options->zstd_level,
+			manifest->parts[i].decoded_size, 0, cancellable, NULL};
+		g_thread_pool_push(pool, &jobs[i], NULL);
+	}
+	g_thread_pool_free(pool, FALSE, TRUE);
+	for (guint i = 0; i < manifest->n_parts; i++) {
+		OstickMember *member = &manifest->parts[i];
+
+		if (ok && jobs[i].error != NULL) {
+			g_propagate_prefixed_error(
+				error, g_steal_pointer(&jobs[i].error), "encoding part %u: ", i);
+			ok = FALSE;
+		}
+		if (ok) {
+			member->payload_size = jobs[i].payload_size;
+			ok = hash_file(jobs[i].zst_path, &member->size, member->sha256, cancellable,
+				error);
+		}
+		encode_job_clear(&jobs[i]);
+	}
+	return ok;
 }
 
 static gboolean
@@ -87,8 +136,6 @@ describe_part(const char *dir, const OstickSuperblock *sb, guint index,
 			"delta part %u does not match its superblock header", index);
 	member->encoding = g_strdup(options->encoding);
 	member->decoded_size = info.uncompressed_size;
-	if (g_str_equal(options->encoding, OSTICK_ENCODING_ZSTD))
-		return encode_part(dir, index, options, &info, member, cancellable, error);
 	return TRUE;
 }
 
@@ -121,6 +168,9 @@ ostick_pack_describe_delta(const char *dir, guint64 created, const OstickPackOpt
 		if (!describe_part(dir, sb, i, options, &manifest->parts[i], cancellable, error))
 			return FALSE;
 	}
+	if (g_str_equal(options->encoding, OSTICK_ENCODING_ZSTD) &&
+		!encode_parts(dir, options, manifest, cancellable, error))
+		return FALSE;
 	*out_superblock = g_steal_pointer(&bytes);
 	return TRUE;
 }
