@@ -16,11 +16,13 @@ BUILD_PKGS="make gcc libc6-dev pkg-config libglib2.0-dev libostree-dev libarchiv
 # ostree/openssl/tar/xxd/prove drive the integration tests; mkfs.* and losetup make stick and
 # sysroot images; udevadm and systemd-analyze check the rule and units.
 CHECK_PKGS="$BUILD_PKGS ostree openssl tar xz-utils zstd xxd perl util-linux mount
-	e2fsprogs dosfstools exfatprogs udev systemd clang-format python3"
+	e2fsprogs dosfstools exfatprogs udev systemd clang-format python3 gdb"
 FUZZ_PKGS="$BUILD_PKGS clang libclang-rt-14-dev tar"
 DEMO_PKGS="$BUILD_PKGS ostree e2fsprogs util-linux mount"
+# e2e (tests/e2e): debootstrap builds the guest; QEMU boots it with Debian's U-Boot or extlinux;
+# sfdisk (fdisk) lays out disks and sticks, mtools fills and reads FAT sticks without mounting.
 E2E_PKGS="$CHECK_PKGS debootstrap qemu-system-x86 qemu-utils u-boot-qemu u-boot-tools
-	syslinux-common extlinux parted python3"
+	syslinux-common extlinux parted python3 fdisk mtools"
 BENCH_PKGS="$CHECK_PKGS debootstrap time"
 
 case "${1:-build}" in
