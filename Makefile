@@ -25,7 +25,7 @@ ifeq ($(filter help clean format format-check deps-%,$(MAKECMDGOALS))$(if $(MAKE
 MISSING_PKGS := $(foreach p,$(ALL_PKGS),$(if $(shell $(PKG_CONFIG) --exists $(p) && echo y),,$(p)))
 endif
 ifneq ($(MISSING_PKGS),)
-ifeq ($(filter check demo asan,$(MAKECMDGOALS)),)
+ifeq ($(filter check demo asan e2e,$(MAKECMDGOALS)),)
 $(error pkg-config cannot find: $(MISSING_PKGS). Run `scripts/deps.sh build` (as root it installs them))
 endif
 endif
@@ -91,8 +91,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILDDIR)/tests/%,$(UNIT_SRCS))
 HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILDDIR)/tests/helpers/%,$(HELPER_SRCS))
 UNIT_DEPS := $(wildcard tests/unit/*.h)
 
-.PHONY: all tests check check-unit check-integration asan demo install uninstall clean help \
-	format format-check deps-build deps-check deps-demo deps-fuzz fuzz fuzz-bins
+.PHONY: all tests check check-unit check-integration asan demo e2e install uninstall clean help \
+	format format-check deps-build deps-check deps-demo deps-e2e deps-fuzz fuzz fuzz-bins
 .DEFAULT_GOAL := all
 
 ## all: build ostick-bundle and ostick-apply (default)
@@ -137,7 +137,7 @@ $(BUILDDIR)/tests/helpers/%: $(BUILDDIR)/tests/helpers/%.o $(LIBAPPLIER) $(LIBBU
 ## tests: build the unit-test and helper binaries
 tests: all $(UNIT_BINS) $(HELPER_BINS)
 
-FUZZ_TARGETS := manifest sigblock superblock reader
+FUZZ_TARGETS := manifest sigblock superblock reader zstd
 FUZZ_BINS := $(patsubst %,$(BUILDDIR)/fuzz/fuzz-%,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 60
 $(BUILDDIR)/fuzz/fuzz-%: $(BUILDDIR)/tests/fuzz/fuzz-%.o $(LIBCOMMON)
@@ -151,7 +151,7 @@ fuzz: deps-fuzz
 	$(Q)$(MAKE) --no-print-directory BUILDDIR=build-fuzz CC=clang SANITIZE=fuzz fuzz-bins
 	$(Q)OSTICK_SRCDIR=$(CURDIR) tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-deps-build deps-check deps-demo deps-fuzz:
+deps-build deps-check deps-demo deps-e2e deps-fuzz:
 	@scripts/deps.sh $(patsubst deps-%,%,$@)
 
 ## check: build with -Werror and run every test under prove (installs missing packages as root)
@@ -167,12 +167,24 @@ check-unit: tests
 
 ## asan: build in build-asan/ with ASan+UBSan and run the whole suite
 asan: deps-check
-	$(Q)$(MAKE) --no-print-directory BUILDDIR=build-asan SANITIZE=1 check
+	$(Q)OSTICK_SANITIZED=1 $(MAKE) --no-print-directory BUILDDIR=build-asan SANITIZE=1 check
 
 ## demo: make keys, two sample bundles, and install them into a scratch sysroot
 demo: deps-demo
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)OSTICK_BUILDDIR=$(abspath $(BUILDDIR)) samples/demo.sh $(CURDIR)/demo-work
+
+## e2e: boot a QEMU guest from an OSTree deployment and update it from USB sticks (root; tests/e2e)
+e2e: deps-e2e
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)OSTICK_BUILDDIR=$(abspath $(BUILDDIR)) tests/e2e/run.sh
+
+## bench: ostick against stock ostree on Debian 12 root filesystems (root; BENCH_REPS=3)
+.PHONY: bench
+bench:
+	@scripts/deps.sh bench
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)OSTICK_BUILDDIR=$(abspath $(BUILDDIR)) python3 bench/bench.py
 
 ## install: install the tools, udev rule and unit (honours DESTDIR, PREFIX, BINDIR)
 install: all

@@ -42,7 +42,8 @@ status=0
 for target in "$@"; do
 	seed "$target"
 	log="$work/$target.log"
-	if "$work/fuzz-$target" -max_total_time="$seconds" -max_len=1048576 -timeout=30 \
+	# FUZZ_SEED (0: random) makes a run repeatable, as CI wants.
+	if "$work/fuzz-$target" -seed="${FUZZ_SEED:-0}" -max_total_time="$seconds" -max_len=1048576 -timeout=30 \
 		-artifact_prefix="$work/artifacts/$target-" -print_final_stats=1 \
 		"$work/corpus/$target" >"$log" 2>&1; then
 		result=ok
