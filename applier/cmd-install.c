@@ -34,7 +34,7 @@ open_bundle(int argc, char **argv, GError **error)
 	if (opt_fd >= 0) {
 		int fd = fcntl(opt_fd, F_DUPFD_CLOEXEC, 3);
 
-				if (fd < 0)
+		if (fd < 0)
 			ostick_throw_usage(error, "--fd %d: %s", opt_fd, g_strerror(errno));
 		return fd;
 	}

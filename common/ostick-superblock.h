@@ -18,7 +18,7 @@ G_BEGIN_DECLS
 #define OSTICK_DELTAPART_MAX_VERSION 0 /* libostree 2022.7's OSTREE_DELTAPART_VERSION */
 #define OSTICK_DELTA_OBJECT_RECORD_LEN 33 /* object type byte + SHA-256 */
 /* A part's compression byte for "none": the byte 0 (libostree's case 0), not the character. */
-#define OSTICK_DELTA_PART_UNCOMPRESSED ((const guint8[]){ 0 })
+#define OSTICK_DELTA_PART_UNCOMPRESSED ((const guint8[]){0})
 
 typedef struct _OstickSuperblock OstickSuperblock;
 

@@ -14,14 +14,14 @@ typedef struct {
 } Vector;
 
 static const Vector vectors[] = {
-	{ "empty", "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
-	{ "abc", "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
-	{ "448-bit", "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-		"248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
-	{ "896-bit",
+	{"empty", "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+	{"abc", "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+	{"448-bit", "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+		"248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+	{"896-bit",
 		"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnop"
 		"qrlmnopqrsmnopqrstnopqrstu",
-		"cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1" },
+		"cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"},
 };
 
 /* 1,000,000 times 'a' (FIPS 180-2 B.3). */
@@ -92,7 +92,7 @@ hash_in_chunks(const char *data, gsize len, gsize chunk)
 static void
 test_sha256_million(void)
 {
-	static const gsize chunks[] = { 1, 7, 64, 1000, 65537, MILLION };
+	static const gsize chunks[] = {1, 7, 64, 1000, 65537, MILLION};
 	g_autofree char *data = g_malloc(MILLION);
 	char oneshot[OSTICK_SHA256_HEX_LEN + 1];
 
@@ -134,11 +134,11 @@ typedef struct {
 } HexRow;
 
 static const HexRow hex_rows[] = {
-	{ "empty", (const guint8 *)"", 0, "" },
-	{ "zero", (const guint8 *)"\x00", 1, "00" },
-	{ "ff", (const guint8 *)"\xff", 1, "ff" },
-	{ "nibbles", (const guint8 *)"\x01\x23\x45\x67\x89\xab\xcd\xef", 8, "0123456789abcdef" },
-	{ "high-low", (const guint8 *)"\xf0\x0f\xa5\x5a", 4, "f00fa55a" },
+	{"empty", (const guint8 *)"", 0, ""},
+	{"zero", (const guint8 *)"\x00", 1, "00"},
+	{"ff", (const guint8 *)"\xff", 1, "ff"},
+	{"nibbles", (const guint8 *)"\x01\x23\x45\x67\x89\xab\xcd\xef", 8, "0123456789abcdef"},
+	{"high-low", (const guint8 *)"\xf0\x0f\xa5\x5a", 4, "f00fa55a"},
 };
 
 #define SENTINEL 'Z'
@@ -195,28 +195,29 @@ typedef struct {
 } BadHexRow;
 
 static const BadHexRow bad_hex_rows[] = {
-	{ "uppercase", "AB", 1 },
-	{ "uppercase-high", "Ab", 1 },
-	{ "uppercase-low", "aB", 1 },
-	{ "uppercase-digest", "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", 32 },
-	{ "too-short", "ab", 2 },
-	{ "too-long", "abcd", 1 },
-	{ "odd-length", "abc", 1 },
-	{ "half-byte", "a", 1 },
-	{ "empty-for-one", "", 1 },
-	{ "one-for-empty", "00", 0 },
-	{ "letter-g", "0g", 1 },
-	{ "letter-z", "zz", 1 },
-	{ "prefix-0x", "0x", 1 },
-	{ "leading-space", " a", 1 },
-	{ "trailing-space", "a ", 1 },
-	{ "minus", "-1", 1 },
-	{ "plus", "+1", 1 },
-	{ "colon", "a:", 1 },
-	{ "utf8", "\xc3\xa9", 1 },
-	{ "high-bit", "\xff\xff", 1 },
-	{ "newline", "0\n", 1 },
-	{ "bad-in-last-byte", "00000g", 3 },
+	{"uppercase", "AB", 1},
+	{"uppercase-high", "Ab", 1},
+	{"uppercase-low", "aB", 1},
+	{"uppercase-digest", "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+		32},
+	{"too-short", "ab", 2},
+	{"too-long", "abcd", 1},
+	{"odd-length", "abc", 1},
+	{"half-byte", "a", 1},
+	{"empty-for-one", "", 1},
+	{"one-for-empty", "00", 0},
+	{"letter-g", "0g", 1},
+	{"letter-z", "zz", 1},
+	{"prefix-0x", "0x", 1},
+	{"leading-space", " a", 1},
+	{"trailing-space", "a ", 1},
+	{"minus", "-1", 1},
+	{"plus", "+1", 1},
+	{"colon", "a:", 1},
+	{"utf8", "\xc3\xa9", 1},
+	{"high-bit", "\xff\xff", 1},
+	{"newline", "0\n", 1},
+	{"bad-in-last-byte", "00000g", 3},
 };
 
 static void
@@ -244,15 +245,15 @@ typedef struct {
 } Sha256HexRow;
 
 static const Sha256HexRow sha256_hex_rows[] = {
-	{ "empty-digest", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", TRUE },
-	{ "all-digits", "0123456789012345678901234567890123456789012345678901234567890123", TRUE },
-	{ "uppercase", "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", FALSE },
-	{ "one-upper", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85F", FALSE },
-	{ "63-chars", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85", FALSE },
-	{ "65-chars", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b8550", FALSE },
-	{ "non-hex", "g3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", FALSE },
-	{ "empty", "", FALSE },
-	{ "null", NULL, FALSE },
+	{"empty-digest", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", TRUE},
+	{"all-digits", "0123456789012345678901234567890123456789012345678901234567890123", TRUE},
+	{"uppercase", "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", FALSE},
+	{"one-upper", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85F", FALSE},
+	{"63-chars", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85", FALSE},
+	{"65-chars", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b8550", FALSE},
+	{"non-hex", "g3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", FALSE},
+	{"empty", "", FALSE},
+	{"null", NULL, FALSE},
 };
 
 static void
@@ -264,8 +265,8 @@ test_is_sha256_hex(gconstpointer data)
 }
 
 #define ADD_ROWS(prefix, rows, func)                                                               \
-	for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {                                          \
-		g_autofree char *path = g_strdup_printf(prefix "/%s", rows[i].name);              \
+	for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {                                           \
+		g_autofree char *path = g_strdup_printf(prefix "/%s", rows[i].name);               \
 		g_test_add_data_func(path, &rows[i], func);                                        \
 	}
 

@@ -77,11 +77,11 @@ parse_ok(const char *text)
 /* ---- editing the valid text, one line at a time ---- */
 
 typedef enum {
-	EDIT_SET,          /* replace the value of an existing key */
-	EDIT_INSERT,       /* add "key=value" right after the group header (may repeat a key) */
-	EDIT_DELETE_KEY,   /* remove the key's line */
+	EDIT_SET, /* replace the value of an existing key */
+	EDIT_INSERT, /* add "key=value" right after the group header (may repeat a key) */
+	EDIT_DELETE_KEY, /* remove the key's line */
 	EDIT_DELETE_GROUP, /* remove the header and every line of the group */
-	EDIT_APPEND,       /* add @value at the end of the text */
+	EDIT_APPEND, /* add @value at the end of the text */
 } EditOp;
 
 typedef struct {
@@ -90,7 +90,7 @@ typedef struct {
 	const char *group;
 	const char *key;
 	const char *value; /* "@N": N times 'a' */
-	int code;          /* OstickErrorCode, or ACCEPT */
+	int code; /* OstickErrorCode, or ACCEPT */
 } EditRow;
 
 static char *
@@ -142,7 +142,7 @@ edit_line(EditState *s, const char *line, GString *out)
 	if (s->in_group && row->op == EDIT_DELETE_GROUP)
 		return;
 	if (s->in_group && key_prefix && g_str_has_prefix(line, key_prefix) &&
-			(row->op == EDIT_SET || row->op == EDIT_DELETE_KEY)) {
+		(row->op == EDIT_SET || row->op == EDIT_DELETE_KEY)) {
 		s->done = TRUE;
 		if (row->op == EDIT_SET)
 			g_string_append_printf(out, "%s%s\n", key_prefix, s->value);
@@ -157,7 +157,7 @@ apply_edit(const char *text, const EditRow *row)
 	g_autofree char *value = expand_value(row->value);
 	g_auto(GStrv) lines = NULL;
 	g_autoptr(GString) out = g_string_new(NULL);
-	EditState state = { row, value, FALSE, FALSE };
+	EditState state = {row, value, FALSE, FALSE};
 
 	if (row->op == EDIT_APPEND)
 		return g_strconcat(text, value, NULL);
@@ -170,14 +170,38 @@ apply_edit(const char *text, const EditRow *row)
 	return g_string_free(g_steal_pointer(&out), FALSE);
 }
 
-#define MISSING(g, k) { "missing-key/" g "." k, EDIT_DELETE_KEY, g, k, NULL, OSTICK_ERROR_FORMAT }
-#define MISSING_GROUP(g) { "missing-group/" g, EDIT_DELETE_GROUP, g, NULL, NULL, OSTICK_ERROR_FORMAT }
-#define BAD(name, g, k, v, code) { "reject/" name, EDIT_SET, g, k, v, OSTICK_ERROR_##code }
-#define BAD_INSERT(name, g, k, v, code) { "reject/" name, EDIT_INSERT, g, k, v, OSTICK_ERROR_##code }
-#define BAD_APPEND(name, text, code) { "reject/" name, EDIT_APPEND, NULL, NULL, text, OSTICK_ERROR_##code }
-#define GOOD(name, g, k, v) { "accept/" name, EDIT_SET, g, k, v, ACCEPT }
-#define GOOD_INSERT(name, g, k, v) { "accept/" name, EDIT_INSERT, g, k, v, ACCEPT }
-#define GOOD_APPEND(name, text) { "accept/" name, EDIT_APPEND, NULL, NULL, text, ACCEPT }
+#define MISSING(g, k)                                                                              \
+	{                                                                                          \
+		"missing-key/" g "." k, EDIT_DELETE_KEY, g, k, NULL, OSTICK_ERROR_FORMAT           \
+	}
+#define MISSING_GROUP(g)                                                                           \
+	{                                                                                          \
+		"missing-group/" g, EDIT_DELETE_GROUP, g, NULL, NULL, OSTICK_ERROR_FORMAT          \
+	}
+#define BAD(name, g, k, v, code)                                                                   \
+	{                                                                                          \
+		"reject/" name, EDIT_SET, g, k, v, OSTICK_ERROR_##code                             \
+	}
+#define BAD_INSERT(name, g, k, v, code)                                                            \
+	{                                                                                          \
+		"reject/" name, EDIT_INSERT, g, k, v, OSTICK_ERROR_##code                          \
+	}
+#define BAD_APPEND(name, text, code)                                                               \
+	{                                                                                          \
+		"reject/" name, EDIT_APPEND, NULL, NULL, text, OSTICK_ERROR_##code                 \
+	}
+#define GOOD(name, g, k, v)                                                                        \
+	{                                                                                          \
+		"accept/" name, EDIT_SET, g, k, v, ACCEPT                                          \
+	}
+#define GOOD_INSERT(name, g, k, v)                                                                 \
+	{                                                                                          \
+		"accept/" name, EDIT_INSERT, g, k, v, ACCEPT                                       \
+	}
+#define GOOD_APPEND(name, text)                                                                    \
+	{                                                                                          \
+		"accept/" name, EDIT_APPEND, NULL, NULL, text, ACCEPT                              \
+	}
 
 static const EditRow edit_rows[] = {
 	MISSING("bundle", "format"),
@@ -253,11 +277,15 @@ static const EditRow edit_rows[] = {
 	BAD("parts-4097", "payload", "parts", "4097", FORMAT),
 	BAD("part-group-beyond-parts", "payload", "parts", "1", FORMAT),
 	BAD("part-group-missing", "payload", "parts", "3", FORMAT),
-	BAD_APPEND("part-group-far-beyond", "\n[part.7]\nsize=1\nsha256=" P1_SHA "\n"
-			"encoding=ostree-xz\ndecoded-size=1\n", FORMAT),
+	BAD_APPEND("part-group-far-beyond",
+		"\n[part.7]\nsize=1\nsha256=" P1_SHA "\n"
+		"encoding=ostree-xz\ndecoded-size=1\n",
+		FORMAT),
 	/* A second spelling of [part.1]: two groups would describe one part. */
-	BAD_APPEND("part-group-leading-zero", "\n[part.01]\nsize=100\nsha256=" P1_SHA "\n"
-			"encoding=ostree-xz\ndecoded-size=200\n", FORMAT),
+	BAD_APPEND("part-group-leading-zero",
+		"\n[part.01]\nsize=100\nsha256=" P1_SHA "\n"
+		"encoding=ostree-xz\ndecoded-size=200\n",
+		FORMAT),
 	BAD_APPEND("part-group-not-a-number", "\n[part.x]\n", FORMAT),
 
 	/* Sizes and checksums. */
@@ -268,24 +296,24 @@ static const EditRow edit_rows[] = {
 	BAD("decoded-size-over-16gib", "part.0", "decoded-size", "17179869185", FORMAT),
 	BAD("install-size-over-1pib", "payload", "install-size", "1125899906842625", FORMAT),
 	BAD("sha256-uppercase", "part.0", "sha256",
-			"B0DD0A55D266C3AF62B5EEFCEEF2F66BCD4E9E99B958502CD47B8D3993D183F8", FORMAT),
+		"B0DD0A55D266C3AF62B5EEFCEEF2F66BCD4E9E99B958502CD47B8D3993D183F8", FORMAT),
 	BAD("sha256-63", "part.0", "sha256",
-			"b0dd0a55d266c3af62b5eefceef2f66bcd4e9e99b958502cd47b8d3993d183f", FORMAT),
+		"b0dd0a55d266c3af62b5eefceef2f66bcd4e9e99b958502cd47b8d3993d183f", FORMAT),
 	BAD("sha256-65", "part.1", "sha256", P1_SHA "0", FORMAT),
 	BAD("sha256-non-hex", "superblock", "sha256",
-			"zf46d683d0a1c53688f95e8d086cb0703cd7aea8d5866d4808acf15c9a0811e3", FORMAT),
+		"zf46d683d0a1c53688f95e8d086cb0703cd7aea8d5866d4808acf15c9a0811e3", FORMAT),
 	BAD("sha256-empty", "superblock", "sha256", "", FORMAT),
 
 	/* Commits. */
 	BAD("target-not-checksum", "bundle", "target", "abc", FORMAT),
 	BAD("target-uppercase", "bundle", "target",
-			"34A04005BCAF206EEC990BD9637D9FDB6725E0A0C0D4AEBF003F17F4C956EB5C", FORMAT),
+		"34A04005BCAF206EEC990BD9637D9FDB6725E0A0C0D4AEBF003F17F4C956EB5C", FORMAT),
 	BAD("target-65", "bundle", "target", TARGET "0", FORMAT),
 	BAD("target-empty", "bundle", "target", "", FORMAT),
 	BAD("base-equals-target", "bundle", "base", TARGET, FORMAT),
 	BAD("base-not-checksum", "bundle", "base", "xyz", FORMAT),
 	BAD("base-63", "bundle", "base",
-			"cae662172fd450bb0cd710a769079c05bfc5d8e35efa6576edc7d0377afdd4a", FORMAT),
+		"cae662172fd450bb0cd710a769079c05bfc5d8e35efa6576edc7d0377afdd4a", FORMAT),
 
 	/* Identity strings. */
 	/* OSTree's ref grammar (ostree_validate_rev): "a..b" is a valid ref, "a/../b" is not. */
@@ -305,15 +333,27 @@ static const EditRow edit_rows[] = {
 	BAD("os-empty", "bundle", "os", "", FORMAT),
 	BAD("os-too-long", "bundle", "os", "@65", FORMAT),
 	BAD("compatible-empty", "bundle", "compatible", "", FORMAT),
-	BAD("compatible-control", "bundle", "compatible", "acme\x01" "board", FORMAT),
+	BAD("compatible-control", "bundle", "compatible",
+		"acme\x01"
+		"board",
+		FORMAT),
 	BAD("compatible-escaped-newline", "bundle", "compatible", "acme\\nboard", FORMAT),
 	BAD("compatible-escaped-tab", "bundle", "compatible", "acme\\tboard", FORMAT),
 	BAD("compatible-del", "bundle", "compatible", "acme\x7f", FORMAT),
 	/* C1 controls (U+0080..U+009F) are control characters too: NEL breaks lines, CSI starts
 	 * terminal escape sequences. */
-	BAD("compatible-c1-nel", "bundle", "compatible", "acme\xc2\x85" "board", FORMAT),
-	BAD("compatible-c1-csi", "bundle", "compatible", "acme\xc2\x9b" "31m", FORMAT),
-	BAD_INSERT("description-c1-control", "bundle", "description", "a\xc2\x80" "b", FORMAT),
+	BAD("compatible-c1-nel", "bundle", "compatible",
+		"acme\xc2\x85"
+		"board",
+		FORMAT),
+	BAD("compatible-c1-csi", "bundle", "compatible",
+		"acme\xc2\x9b"
+		"31m",
+		FORMAT),
+	BAD_INSERT("description-c1-control", "bundle", "description",
+		"a\xc2\x80"
+		"b",
+		FORMAT),
 	BAD("compatible-too-long", "bundle", "compatible", "@257", FORMAT),
 	BAD("compatible-not-utf8", "bundle", "compatible", "acme\xff", FORMAT),
 	BAD("compatible-overlong-utf8", "bundle", "compatible", "acme\xc0\xaf", FORMAT),
@@ -346,7 +386,7 @@ static const EditRow edit_rows[] = {
 	GOOD_INSERT("required-features-empty", "bundle", "required-features", ""),
 	GOOD_INSERT("description-4096", "bundle", "description", "@4096"),
 	GOOD("base-empty", "bundle", "base", ""),
-	{ "accept/base-absent", EDIT_DELETE_KEY, "bundle", "base", NULL, ACCEPT },
+	{"accept/base-absent", EDIT_DELETE_KEY, "bundle", "base", NULL, ACCEPT},
 	GOOD("superblock-size-32mib", "superblock", "size", "33554432"),
 	GOOD("part-size-16gib", "part.0", "size", "17179869184"),
 	GOOD("decoded-size-16gib", "part.1", "decoded-size", "17179869184"),
@@ -417,8 +457,8 @@ static void
 test_parse_from_scratch(void)
 {
 	const EditRow rows[] = {
-		{ NULL, EDIT_DELETE_KEY, "bundle", "base", NULL, ACCEPT },
-		{ NULL, EDIT_SET, "bundle", "base", "", ACCEPT },
+		{NULL, EDIT_DELETE_KEY, "bundle", "base", NULL, ACCEPT},
+		{NULL, EDIT_SET, "bundle", "base", "", ACCEPT},
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {
@@ -433,8 +473,8 @@ test_parse_from_scratch(void)
 static void
 test_parse_description(void)
 {
-	const EditRow row = { NULL, EDIT_INSERT, "bundle", "description",
-		"\\sSecurity fixes: caf\xc3\xa9, \\\\share; #1 = [x]", ACCEPT };
+	const EditRow row = {NULL, EDIT_INSERT, "bundle", "description",
+		"\\sSecurity fixes: caf\xc3\xa9, \\\\share; #1 = [x]", ACCEPT};
 	g_autofree char *text = apply_edit(valid_text, &row);
 	g_autoptr(OstickManifest) m = parse_ok(text);
 
@@ -445,8 +485,8 @@ test_parse_description(void)
 static void
 test_parse_ignores_unknown(void)
 {
-	const EditRow row = { NULL, EDIT_APPEND, NULL, NULL,
-		"\n[x-vendor]\nparts=9\ncompatible=evil\n", ACCEPT };
+	const EditRow row = {
+		NULL, EDIT_APPEND, NULL, NULL, "\n[x-vendor]\nparts=9\ncompatible=evil\n", ACCEPT};
 	g_autofree char *text = apply_edit(valid_text, &row);
 	g_autoptr(OstickManifest) m = parse_ok(text);
 
@@ -458,8 +498,8 @@ test_parse_ignores_unknown(void)
 static void
 test_parse_one_part(void)
 {
-	const EditRow set = { NULL, EDIT_SET, "payload", "parts", "1", ACCEPT };
-	const EditRow drop = { NULL, EDIT_DELETE_GROUP, "part.1", NULL, NULL, ACCEPT };
+	const EditRow set = {NULL, EDIT_SET, "payload", "parts", "1", ACCEPT};
+	const EditRow drop = {NULL, EDIT_DELETE_GROUP, "part.1", NULL, NULL, ACCEPT};
 	g_autofree char *text = apply_edit(valid_text, &set);
 	g_autofree char *edited = apply_edit(text, &drop);
 	g_autoptr(OstickManifest) m = parse_ok(edited);
@@ -473,15 +513,15 @@ static void
 test_parse_zstd_part(void)
 {
 	const char *tail = "encoding=ostree-xz\ndecoded-size=200\n";
-	const char *cases[] = { "1", "321", "17179869184", "0", "17179869185", "" };
-	const int codes[] = { ACCEPT, ACCEPT, ACCEPT, OSTICK_ERROR_FORMAT, OSTICK_ERROR_FORMAT,
-		OSTICK_ERROR_FORMAT };
+	const char *cases[] = {"1", "321", "17179869184", "0", "17179869185", ""};
+	const int codes[] = {ACCEPT, ACCEPT, ACCEPT, OSTICK_ERROR_FORMAT, OSTICK_ERROR_FORMAT,
+		OSTICK_ERROR_FORMAT};
 
 	g_assert_true(g_str_has_suffix(valid_text, tail));
 	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autofree char *head = g_strndup(valid_text, strlen(valid_text) - strlen(tail));
 		g_autofree char *text = g_strdup_printf(
-				"%sencoding=zstd\ndecoded-size=200\npayload-size=%s\n", head, cases[i]);
+			"%sencoding=zstd\ndecoded-size=200\npayload-size=%s\n", head, cases[i]);
 		g_autoptr(OstickManifest) m = parse_text(text, strlen(text), codes[i]);
 		g_autoptr(GBytes) again = NULL;
 		g_autoptr(GError) error = NULL;
@@ -489,7 +529,8 @@ test_parse_zstd_part(void)
 		if (codes[i] != ACCEPT)
 			continue;
 		g_assert_cmpstr(m->parts[1].encoding, ==, "zstd");
-		g_assert_cmpuint(m->parts[1].payload_size, ==, g_ascii_strtoull(cases[i], NULL, 10));
+		g_assert_cmpuint(
+			m->parts[1].payload_size, ==, g_ascii_strtoull(cases[i], NULL, 10));
 		g_assert_cmpuint(m->parts[0].payload_size, ==, 0);
 		again = ostick_manifest_serialize(m, &error);
 		g_assert_no_error(error);
@@ -501,7 +542,7 @@ static void
 test_parse_nul(void)
 {
 	gsize len = strlen(valid_text);
-	const gsize offsets[] = { 0, len / 2, len - 1 };
+	const gsize offsets[] = {0, len / 2, len - 1};
 
 	for (gsize i = 0; i < G_N_ELEMENTS(offsets); i++) {
 		g_autofree char *copy = g_strdup(valid_text);
@@ -673,16 +714,16 @@ typedef struct {
 	guint n_parts;
 	const char *description;
 	const char *compatible; /* NULL: the default */
-	const char *version;    /* NULL: the default */
+	const char *version; /* NULL: the default */
 } RoundtripRow;
 
 static const RoundtripRow roundtrip_rows[] = {
-	{ "delta-1-part", TRUE, 1 },
-	{ "scratch-3-parts", FALSE, 3 },
-	{ "description", TRUE, 2, "Security fixes for the kernel" },
-	{ "escapes", TRUE, 1, " caf\xc3\xa9 \\ back\\slash; #not-a-comment = [x] ", " acme ",
-		"1.0 #beta; [x]=y\\n" },
-	{ "many-parts", FALSE, 100 },
+	{"delta-1-part", TRUE, 1},
+	{"scratch-3-parts", FALSE, 3},
+	{"description", TRUE, 2, "Security fixes for the kernel"},
+	{"escapes", TRUE, 1, " caf\xc3\xa9 \\ back\\slash; #not-a-comment = [x] ", " acme ",
+		"1.0 #beta; [x]=y\\n"},
+	{"many-parts", FALSE, 100},
 };
 
 static OstickManifest *
@@ -749,11 +790,11 @@ test_serialize_order(void)
 	g_autoptr(OstickManifest) m = build_manifest(TRUE, 2);
 	g_autoptr(GBytes) bytes = serialize_ok(m);
 	g_autofree char *text = g_strndup(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
-	static const char *const order[] = { "[bundle]\n", "\nformat=1\n", "\ncreated=",
-		"\ncompatible=", "\nversion=", "\nos=", "\nref=", "\ntarget=", "\ntarget-timestamp=",
-		"\nbase=", "[payload]\n", "\nparts=2\n", "\ninstall-size=", "[superblock]\n",
-		"\nencoding=none\n", "[part.0]\n", "\ndecoded-size=5000\n", "[part.1]\n",
-		"\ndecoded-size=5001\n" };
+	static const char *const order[] = {"[bundle]\n", "\nformat=1\n",
+		"\ncreated=", "\ncompatible=", "\nversion=", "\nos=", "\nref=", "\ntarget=",
+		"\ntarget-timestamp=", "\nbase=", "[payload]\n", "\nparts=2\n",
+		"\ninstall-size=", "[superblock]\n", "\nencoding=none\n", "[part.0]\n",
+		"\ndecoded-size=5000\n", "[part.1]\n", "\ndecoded-size=5001\n"};
 	const char *pos = text;
 
 	for (gsize i = 0; i < G_N_ELEMENTS(order); i++) {
@@ -817,13 +858,13 @@ spoil_created(OstickManifest *m)
 }
 
 static const SpoilRow spoil_rows[] = {
-	{ "no-parts", spoil_no_parts, OSTICK_ERROR_FORMAT },
-	{ "unknown-feature", spoil_feature, OSTICK_ERROR_VERSION },
-	{ "unknown-encoding", spoil_encoding, OSTICK_ERROR_VERSION },
-	{ "format-2", spoil_format, OSTICK_ERROR_VERSION },
-	{ "bad-target", spoil_target, OSTICK_ERROR_FORMAT },
-	{ "no-compatible", spoil_compatible, OSTICK_ERROR_FORMAT },
-	{ "bad-created", spoil_created, OSTICK_ERROR_FORMAT },
+	{"no-parts", spoil_no_parts, OSTICK_ERROR_FORMAT},
+	{"unknown-feature", spoil_feature, OSTICK_ERROR_VERSION},
+	{"unknown-encoding", spoil_encoding, OSTICK_ERROR_VERSION},
+	{"format-2", spoil_format, OSTICK_ERROR_VERSION},
+	{"bad-target", spoil_target, OSTICK_ERROR_FORMAT},
+	{"no-compatible", spoil_compatible, OSTICK_ERROR_FORMAT},
+	{"bad-created", spoil_created, OSTICK_ERROR_FORMAT},
 };
 
 /* The serializer validates first: it never writes a manifest a reader would refuse. */
@@ -907,7 +948,7 @@ assert_json_member(JsonObject *o, const OstickMember *member, const char *name, 
 	g_assert_cmpstr(json_object_get_string_member(o, "encoding"), ==, member->encoding);
 	if (is_part)
 		g_assert_cmpint(json_object_get_int_member(o, "decoded_size"), ==,
-				(gint64)member->decoded_size);
+			(gint64)member->decoded_size);
 	else
 		g_assert_false(json_object_has_member(o, "decoded_size"));
 }
@@ -919,12 +960,12 @@ assert_json_members(JsonObject *o, const OstickManifest *m)
 
 	g_assert_cmpuint(json_array_get_length(members), ==, m->n_parts + 1);
 	assert_json_member(json_array_get_object_element(members, 0), &m->superblock,
-			"delta/superblock", FALSE);
+		"delta/superblock", FALSE);
 	for (guint i = 0; i < m->n_parts; i++) {
 		g_autofree char *name = g_strdup_printf("delta/%u", i);
 
-		assert_json_member(json_array_get_object_element(members, i + 1), &m->parts[i],
-				name, TRUE);
+		assert_json_member(
+			json_array_get_object_element(members, i + 1), &m->parts[i], name, TRUE);
 	}
 }
 
@@ -952,11 +993,10 @@ assert_json_identity(JsonObject *o, const OstickManifest *m)
 	g_assert_cmpstr(json_object_get_string_member(o, "ref"), ==, m->ref);
 	assert_json_string_or_null(o, "description", m->description);
 	g_assert_cmpstr(json_object_get_string_member(o, "target"), ==, m->target);
-	g_assert_cmpint(json_object_get_int_member(o, "target_timestamp"), ==,
-			(gint64)m->target_timestamp);
+	g_assert_cmpint(
+		json_object_get_int_member(o, "target_timestamp"), ==, (gint64)m->target_timestamp);
 	assert_json_string_or_null(o, "base", m->base[0] ? m->base : NULL);
-	g_assert_cmpint(json_object_get_int_member(o, "install_size"), ==,
-			(gint64)m->install_size);
+	g_assert_cmpint(json_object_get_int_member(o, "install_size"), ==, (gint64)m->install_size);
 }
 
 static void
@@ -995,8 +1035,8 @@ test_json_limits(void)
 }
 
 #define ADD_ROWS(prefix, rows, func)                                                               \
-	for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {                                          \
-		g_autofree char *path = g_strdup_printf(prefix "/%s", rows[i].name);              \
+	for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {                                           \
+		g_autofree char *path = g_strdup_printf(prefix "/%s", rows[i].name);               \
 		g_test_add_data_func(path, &rows[i], func);                                        \
 	}
 

@@ -25,7 +25,8 @@ make_sigs(guint n)
 	OstickSignature *sigs = g_new0(OstickSignature, n);
 
 	for (guint i = 0; i < n; i++) {
-		sigs[i].algorithm = i % 2 ? OSTICK_SIG_ALG_ECDSA_P256_SHA256 : OSTICK_SIG_ALG_ED25519;
+		sigs[i].algorithm =
+			i % 2 ? OSTICK_SIG_ALG_ECDSA_P256_SHA256 : OSTICK_SIG_ALG_ED25519;
 		for (guint b = 0; b < OSTICK_KEY_ID_LEN; b++)
 			sigs[i].key_id[b] = (guint8)(i * 31 + b + 1);
 		for (guint b = 0; b < OSTICK_SIG_VALUE_LEN; b++)
@@ -107,7 +108,7 @@ test_constants(void)
 static void
 test_load_store(void)
 {
-	guint8 buf[4] = { 0 };
+	guint8 buf[4] = {0};
 
 	ostick_store_le32(buf, 0x04030201);
 	g_assert_cmpmem(buf, 4, "\x01\x02\x03\x04", 4);
@@ -155,8 +156,8 @@ assert_sigs_equal(GArray *parsed, const OstickSignature *sigs, guint n)
 
 		g_assert_cmpuint(got->algorithm, ==, sigs[i].algorithm);
 		g_assert_cmpmem(got->key_id, OSTICK_KEY_ID_LEN, sigs[i].key_id, OSTICK_KEY_ID_LEN);
-		g_assert_cmpmem(got->value, OSTICK_SIG_VALUE_LEN, sigs[i].value,
-				OSTICK_SIG_VALUE_LEN);
+		g_assert_cmpmem(
+			got->value, OSTICK_SIG_VALUE_LEN, sigs[i].value, OSTICK_SIG_VALUE_LEN);
 	}
 }
 
@@ -179,7 +180,7 @@ test_roundtrip(gconstpointer data)
 static void
 test_serialize_count_out_of_range(void)
 {
-	static const guint counts[] = { 0, OSTICK_SIG_MAX_COUNT + 1 };
+	static const guint counts[] = {0, OSTICK_SIG_MAX_COUNT + 1};
 	g_autofree OstickSignature *sigs = make_sigs(OSTICK_SIG_MAX_COUNT + 1);
 
 	for (gsize i = 0; i < G_N_ELEMENTS(counts); i++) {
@@ -235,7 +236,7 @@ header_code_at(gsize offset)
 static void
 test_header_bytes(gconstpointer data)
 {
-	static const guint8 xors[] = { 0x01, 0x02, 0x10, 0x80, 0xff };
+	static const guint8 xors[] = {0x01, 0x02, 0x10, 0x80, 0xff};
 	guint n = GPOINTER_TO_UINT(data);
 	gsize size = 0;
 	g_autofree guint8 *block = make_block(n, &size);
@@ -259,12 +260,12 @@ typedef struct {
 } CountRow;
 
 static const CountRow count_rows[] = {
-	{ "zero-empty", 0, 0 },
-	{ "zero-one-record", 0, 1 },
-	{ "seventeen", 17, 17 },
-	{ "max-u32", G_MAXUINT32, 1 },
-	{ "two-for-one", 2, 1 },
-	{ "one-for-two", 1, 2 },
+	{"zero-empty", 0, 0},
+	{"zero-one-record", 0, 1},
+	{"seventeen", 17, 17},
+	{"max-u32", G_MAXUINT32, 1},
+	{"two-for-one", 2, 1},
+	{"one-for-two", 1, 2},
 };
 
 static void
@@ -280,7 +281,7 @@ test_count(gconstpointer data)
 	memcpy(buf, g_bytes_get_data(one, NULL), HEADER_SIZE);
 	for (guint i = 0; i < row->n_records; i++) {
 		memcpy(record(buf, i), (const guint8 *)g_bytes_get_data(one, NULL) + HEADER_SIZE,
-				RECORD_SIZE);
+			RECORD_SIZE);
 		record(buf, i)[REC_OFF_KEY_ID] = (guint8)i; /* distinct key IDs */
 	}
 	ostick_store_le32(buf + OFF_COUNT, row->count);
@@ -320,7 +321,7 @@ test_reserved(void)
 {
 	gsize size = 0;
 	g_autofree guint8 *block = make_block(3, &size);
-	static const guint records[] = { 0, 2 };
+	static const guint records[] = {0, 2};
 
 	for (gsize r = 0; r < G_N_ELEMENTS(records); r++) {
 		for (gsize b = 0; b < 2; b++) {
@@ -356,11 +357,11 @@ typedef struct {
 } DupRow;
 
 static const DupRow dup_rows[] = {
-	{ "first-two", 2, 0, 1, FALSE },
-	{ "first-two-same-alg", 2, 0, 1, TRUE },
-	{ "first-last", 16, 0, 15, TRUE },
-	{ "middle", 16, 7, 9, FALSE },
-	{ "last-two", 16, 14, 15, FALSE },
+	{"first-two", 2, 0, 1, FALSE},
+	{"first-two-same-alg", 2, 0, 1, TRUE},
+	{"first-last", 16, 0, 15, TRUE},
+	{"middle", 16, 7, 9, FALSE},
+	{"last-two", 16, 14, 15, FALSE},
 };
 
 static void
@@ -406,7 +407,7 @@ test_real_signatures(void)
 	g_autoptr(EVP_PKEY) ed = testlib_load_private_key("test-ed25519.key.pem");
 	g_autoptr(EVP_PKEY) p256 = testlib_load_private_key("test-p256.key.pem");
 	g_autoptr(OstickKeyring) keyring =
-			testlib_keyring("test-ed25519.pub.pem", "test-p256.pub.pem", NULL);
+		testlib_keyring("test-ed25519.pub.pem", "test-p256.pub.pem", NULL);
 	g_autoptr(GError) error = NULL;
 	OstickSignature sigs[2];
 	g_autoptr(GBytes) bytes = NULL;
@@ -419,20 +420,20 @@ test_real_signatures(void)
 	parsed = parse_ok(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
 	assert_sigs_equal(parsed, sigs, 2);
 	g_assert_true(ostick_keyring_verify(keyring, &g_array_index(parsed, OstickSignature, 0),
-			parsed->len, msg, sizeof msg, NULL, &error));
+		parsed->len, msg, sizeof msg, NULL, &error));
 	g_assert_no_error(error);
 }
 
 #define ADD_ROWS(prefix, rows, func)                                                               \
-	for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {                                          \
-		g_autofree char *path = g_strdup_printf(prefix "/%s", rows[i].name);              \
+	for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {                                           \
+		g_autofree char *path = g_strdup_printf(prefix "/%s", rows[i].name);               \
 		g_test_add_data_func(path, &rows[i], func);                                        \
 	}
 
 static void
 add_per_count(const char *prefix, GTestDataFunc func)
 {
-	static const guint counts[] = { 1, 2, 16 };
+	static const guint counts[] = {1, 2, 16};
 
 	for (gsize i = 0; i < G_N_ELEMENTS(counts); i++) {
 		g_autofree char *path = g_strdup_printf("%s/%u", prefix, counts[i]);
@@ -448,7 +449,8 @@ main(int argc, char **argv)
 	g_test_add_func("/sigblock/format/constants", test_constants);
 	g_test_add_func("/sigblock/format/load-store", test_load_store);
 	g_test_add_func("/sigblock/serialize/layout", test_layout);
-	g_test_add_func("/sigblock/serialize/count-out-of-range", test_serialize_count_out_of_range);
+	g_test_add_func(
+		"/sigblock/serialize/count-out-of-range", test_serialize_count_out_of_range);
 	add_per_count("/sigblock/roundtrip", test_roundtrip);
 	g_test_add_func("/sigblock/roundtrip/unknown-algorithm", test_roundtrip_unknown_algorithm);
 	g_test_add_func("/sigblock/roundtrip/real-signatures", test_real_signatures);
@@ -460,7 +462,7 @@ main(int argc, char **argv)
 	g_test_add_func("/sigblock/parse/reserved-nonzero", test_reserved);
 	g_test_add_func("/sigblock/parse/algorithm-zero", test_algorithm_zero);
 	ADD_ROWS("/sigblock/parse/duplicate-key-id", dup_rows, test_duplicate_key_id);
-	g_test_add_func("/sigblock/parse/key-ids-differ-in-last-byte",
-			test_key_ids_differ_in_last_byte);
+	g_test_add_func(
+		"/sigblock/parse/key-ids-differ-in-last-byte", test_key_ids_differ_in_last_byte);
 	return g_test_run();
 }

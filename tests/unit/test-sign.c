@@ -61,7 +61,6 @@ install_prompt_guard(void)
 	UI_set_default_method(method);
 }
 
-
 typedef struct {
 	char *tmpdir;
 } Fixture;
@@ -117,8 +116,8 @@ write_file(const char *dir, const char *name, const char *contents, gssize len)
 }
 
 /* Writes the concatenation of the key files @first, ... to @dir/@name. */
-static void
-write_keys(const char *dir, const char *name, const char *first, ...) G_GNUC_NULL_TERMINATED;
+static void write_keys(
+	const char *dir, const char *name, const char *first, ...) G_GNUC_NULL_TERMINATED;
 static void
 write_keys(const char *dir, const char *name, const char *first, ...)
 {
@@ -171,7 +170,7 @@ test_algorithm_name(void)
 {
 	g_assert_cmpstr(ostick_sig_algorithm_name(OSTICK_SIG_ALG_ED25519), ==, "ed25519");
 	g_assert_cmpstr(ostick_sig_algorithm_name(OSTICK_SIG_ALG_ECDSA_P256_SHA256), ==,
-			"ecdsa-p256-sha256");
+		"ecdsa-p256-sha256");
 	g_assert_null(ostick_sig_algorithm_name(0));
 	g_assert_null(ostick_sig_algorithm_name(3));
 	g_assert_null(ostick_sig_algorithm_name(0xffff));
@@ -181,7 +180,7 @@ test_algorithm_name(void)
 
 typedef enum {
 	LOAD_OK,
-	LOAD_KEY,       /* OSTICK_ERROR_KEY */
+	LOAD_KEY, /* OSTICK_ERROR_KEY */
 	LOAD_NOT_FOUND, /* G_IO_ERROR_NOT_FOUND */
 } LoadResult;
 
@@ -196,32 +195,32 @@ typedef struct {
 } LoadRow;
 
 static const LoadRow load_rows[] = {
-	{ "private/ed25519", TRUE, ED, LOAD_OK, OSTICK_SIG_ALG_ED25519, ED25519_ID },
-	{ "private/ed25519-2", TRUE, ED2, LOAD_OK, OSTICK_SIG_ALG_ED25519, ED25519_2_ID },
-	{ "private/p256", TRUE, P256, LOAD_OK, OSTICK_SIG_ALG_ECDSA_P256_SHA256, P256_ID },
-	{ "private/rsa", TRUE, "test-rsa.key.pem", LOAD_KEY },
-	{ "private/p384", TRUE, "test-p384.key.pem", LOAD_KEY },
-	{ "private/encrypted", TRUE, "test-encrypted.key.pem", LOAD_KEY, 0, NULL, "encrypted" },
-	{ "private/public-key-file", TRUE, "test-ed25519.pub.pem", LOAD_KEY },
-	{ "private/missing", TRUE, "no-such-key.key.pem", LOAD_NOT_FOUND },
-	{ "private/garbage", TRUE, "@garbage", LOAD_KEY },
-	{ "private/empty", TRUE, "@empty", LOAD_KEY },
-	{ "private/text", TRUE, "README.md", LOAD_KEY },
-	{ "private/truncated-pem", TRUE, "@truncated-private", LOAD_KEY },
-	{ "public/ed25519", FALSE, "test-ed25519.pub.pem", LOAD_OK, OSTICK_SIG_ALG_ED25519,
-		ED25519_ID },
-	{ "public/ed25519-2", FALSE, "test-ed25519-2.pub.pem", LOAD_OK, OSTICK_SIG_ALG_ED25519,
-		ED25519_2_ID },
-	{ "public/p256", FALSE, "test-p256.pub.pem", LOAD_OK, OSTICK_SIG_ALG_ECDSA_P256_SHA256,
-		P256_ID },
-	{ "public/rsa", FALSE, "test-rsa.pub.pem", LOAD_KEY },
-	{ "public/private-key-file", FALSE, ED, LOAD_KEY },
-	{ "public/p384-private-key-file", FALSE, "test-p384.key.pem", LOAD_KEY },
-	{ "public/encrypted-private-key-file", FALSE, "test-encrypted.key.pem", LOAD_KEY },
-	{ "public/missing", FALSE, "no-such-key.pub.pem", LOAD_NOT_FOUND },
-	{ "public/garbage", FALSE, "@garbage", LOAD_KEY },
-	{ "public/empty", FALSE, "@empty", LOAD_KEY },
-	{ "public/text", FALSE, "README.md", LOAD_KEY },
+	{"private/ed25519", TRUE, ED, LOAD_OK, OSTICK_SIG_ALG_ED25519, ED25519_ID},
+	{"private/ed25519-2", TRUE, ED2, LOAD_OK, OSTICK_SIG_ALG_ED25519, ED25519_2_ID},
+	{"private/p256", TRUE, P256, LOAD_OK, OSTICK_SIG_ALG_ECDSA_P256_SHA256, P256_ID},
+	{"private/rsa", TRUE, "test-rsa.key.pem", LOAD_KEY},
+	{"private/p384", TRUE, "test-p384.key.pem", LOAD_KEY},
+	{"private/encrypted", TRUE, "test-encrypted.key.pem", LOAD_KEY, 0, NULL, "encrypted"},
+	{"private/public-key-file", TRUE, "test-ed25519.pub.pem", LOAD_KEY},
+	{"private/missing", TRUE, "no-such-key.key.pem", LOAD_NOT_FOUND},
+	{"private/garbage", TRUE, "@garbage", LOAD_KEY},
+	{"private/empty", TRUE, "@empty", LOAD_KEY},
+	{"private/text", TRUE, "README.md", LOAD_KEY},
+	{"private/truncated-pem", TRUE, "@truncated-private", LOAD_KEY},
+	{"public/ed25519", FALSE, "test-ed25519.pub.pem", LOAD_OK, OSTICK_SIG_ALG_ED25519,
+		ED25519_ID},
+	{"public/ed25519-2", FALSE, "test-ed25519-2.pub.pem", LOAD_OK, OSTICK_SIG_ALG_ED25519,
+		ED25519_2_ID},
+	{"public/p256", FALSE, "test-p256.pub.pem", LOAD_OK, OSTICK_SIG_ALG_ECDSA_P256_SHA256,
+		P256_ID},
+	{"public/rsa", FALSE, "test-rsa.pub.pem", LOAD_KEY},
+	{"public/private-key-file", FALSE, ED, LOAD_KEY},
+	{"public/p384-private-key-file", FALSE, "test-p384.key.pem", LOAD_KEY},
+	{"public/encrypted-private-key-file", FALSE, "test-encrypted.key.pem", LOAD_KEY},
+	{"public/missing", FALSE, "no-such-key.pub.pem", LOAD_NOT_FOUND},
+	{"public/garbage", FALSE, "@garbage", LOAD_KEY},
+	{"public/empty", FALSE, "@empty", LOAD_KEY},
+	{"public/text", FALSE, "README.md", LOAD_KEY},
 };
 
 /* Files that are not keys, made on the fly. */
@@ -284,8 +283,8 @@ test_load(Fixture *f, gconstpointer data)
 {
 	const LoadRow *row = data;
 	g_autoptr(GError) error = NULL;
-	g_autofree char *path = row->file[0] == '@' ? make_bad_file(f->tmpdir, row->file)
-						    : key_path(row->file);
+	g_autofree char *path =
+		row->file[0] == '@' ? make_bad_file(f->tmpdir, row->file) : key_path(row->file);
 	g_autoptr(EVP_PKEY) key = NULL;
 
 	passphrase_prompts = 0;
@@ -324,7 +323,7 @@ test_key_id_other_types(void)
 static void
 test_algorithm_refused(void)
 {
-	const char *names[] = { "test-rsa.key.pem", "test-p384.key.pem" };
+	const char *names[] = {"test-rsa.key.pem", "test-p384.key.pem"};
 
 	for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
 		g_autoptr(EVP_PKEY) key = openssl_read_key(names[i], TRUE);
@@ -361,8 +360,8 @@ typedef struct {
 } SignRow;
 
 static const SignRow sign_rows[] = {
-	{ "ed25519", ED, "test-ed25519.pub.pem", OSTICK_SIG_ALG_ED25519, ED25519_ID },
-	{ "p256", P256, "test-p256.pub.pem", OSTICK_SIG_ALG_ECDSA_P256_SHA256, P256_ID },
+	{"ed25519", ED, "test-ed25519.pub.pem", OSTICK_SIG_ALG_ED25519, ED25519_ID},
+	{"p256", P256, "test-p256.pub.pem", OSTICK_SIG_ALG_ECDSA_P256_SHA256, P256_ID},
 };
 
 static void
@@ -461,12 +460,13 @@ test_sign_p256_format(void)
 
 	sign_ok(P256, message, sizeof message, &sig);
 	g_assert_cmpint(ECDSA_SIG_set0(ecdsa, BN_bin2bn(sig.value, 32, NULL),
-					BN_bin2bn(sig.value + 32, 32, NULL)),
-			==, 1);
+				BN_bin2bn(sig.value + 32, 32, NULL)),
+		==, 1);
 	der_len = i2d_ECDSA_SIG(ecdsa, &der);
 	g_assert_cmpint(der_len, >, 0);
 	g_assert_cmpint(EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pub), ==, 1);
-	g_assert_cmpint(EVP_DigestVerify(ctx, der, (size_t)der_len, message, sizeof message), ==, 1);
+	g_assert_cmpint(
+		EVP_DigestVerify(ctx, der, (size_t)der_len, message, sizeof message), ==, 1);
 	OPENSSL_free(der);
 }
 
@@ -478,13 +478,13 @@ typedef struct {
 } MismatchRow;
 
 static const MismatchRow mismatch_rows[] = {
-	{ "ed25519-marked-p256", ED, OSTICK_SIG_ALG_ECDSA_P256_SHA256, "test-ed25519.pub.pem" },
-	{ "p256-marked-ed25519", P256, OSTICK_SIG_ALG_ED25519, "test-p256.pub.pem" },
-	{ "ed25519-marked-unknown", ED, 7, "test-ed25519.pub.pem" },
-	{ "p256-marked-unknown", P256, 0xffff, "test-p256.pub.pem" },
-	{ "ed25519-by-p256-key", ED, 0, "test-p256.pub.pem" },
-	{ "p256-by-ed25519-key", P256, 0, "test-ed25519.pub.pem" },
-	{ "ed25519-by-other-ed25519", ED, 0, "test-ed25519-2.pub.pem" },
+	{"ed25519-marked-p256", ED, OSTICK_SIG_ALG_ECDSA_P256_SHA256, "test-ed25519.pub.pem"},
+	{"p256-marked-ed25519", P256, OSTICK_SIG_ALG_ED25519, "test-p256.pub.pem"},
+	{"ed25519-marked-unknown", ED, 7, "test-ed25519.pub.pem"},
+	{"p256-marked-unknown", P256, 0xffff, "test-p256.pub.pem"},
+	{"ed25519-by-p256-key", ED, 0, "test-p256.pub.pem"},
+	{"p256-by-ed25519-key", P256, 0, "test-ed25519.pub.pem"},
+	{"ed25519-by-other-ed25519", ED, 0, "test-ed25519-2.pub.pem"},
 };
 
 static void
@@ -503,10 +503,10 @@ test_verify_mismatch(gconstpointer data)
 static void
 test_verify_p256_degenerate(void)
 {
-	static const guint8 fills[] = { 0x00, 0xff };
+	static const guint8 fills[] = {0x00, 0xff};
 
 	for (gsize i = 0; i < G_N_ELEMENTS(fills); i++) {
-		OstickSignature sig = { .algorithm = OSTICK_SIG_ALG_ECDSA_P256_SHA256 };
+		OstickSignature sig = {.algorithm = OSTICK_SIG_ALG_ECDSA_P256_SHA256};
 
 		memset(sig.value, fills[i], sizeof sig.value);
 		id_from_hex(P256_ID, sig.key_id);
@@ -561,10 +561,10 @@ typedef struct {
 } KeygenRow;
 
 static const KeygenRow keygen_rows[] = {
-	{ "ed25519", OSTICK_SIG_ALG_ED25519, 022 },
-	{ "ed25519-umask-0", OSTICK_SIG_ALG_ED25519, 0 },
-	{ "p256", OSTICK_SIG_ALG_ECDSA_P256_SHA256, 022 },
-	{ "p256-umask-077", OSTICK_SIG_ALG_ECDSA_P256_SHA256, 077 },
+	{"ed25519", OSTICK_SIG_ALG_ED25519, 022},
+	{"ed25519-umask-0", OSTICK_SIG_ALG_ED25519, 0},
+	{"p256", OSTICK_SIG_ALG_ECDSA_P256_SHA256, 022},
+	{"p256-umask-077", OSTICK_SIG_ALG_ECDSA_P256_SHA256, 077},
 };
 
 static void
@@ -733,8 +733,8 @@ keyring_verify_error(const OstickKeyring *keyring, const char *signer)
 	OstickSignature sig;
 
 	sign_ok(signer, message, sizeof message, &sig);
-	g_assert_false(ostick_keyring_verify(keyring, &sig, 1, message, sizeof message, NULL,
-			&error));
+	g_assert_false(
+		ostick_keyring_verify(keyring, &sig, 1, message, sizeof message, NULL, &error));
 	g_assert_error(error, OSTICK_ERROR, OSTICK_ERROR_SIGNATURE);
 	return error;
 }
@@ -810,8 +810,8 @@ test_keyring_broken_file(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(ostick_keyring_get_size(keyring), ==, 1);
 	g_assert_true(keyring_has(keyring, ED25519_2_ID));
 	sign_ok(ED2, message, sizeof message, &sig);
-	g_assert_true(ostick_keyring_verify(keyring, &sig, 1, message, sizeof message, NULL,
-			&error));
+	g_assert_true(
+		ostick_keyring_verify(keyring, &sig, 1, message, sizeof message, NULL, &error));
 	g_assert_no_error(error);
 	error = keyring_verify_error(keyring, ED);
 	g_assert_nonnull(strstr(error->message, "broken.pem"));
@@ -823,10 +823,10 @@ typedef struct {
 } SkippedRow;
 
 static const SkippedRow skipped_rows[] = {
-	{ "private-key", ED },
-	{ "rsa-public-key", "test-rsa.pub.pem" },
-	{ "encrypted-private-key", "test-encrypted.key.pem" },
-	{ "p384-private-key", "test-p384.key.pem" },
+	{"private-key", ED},
+	{"rsa-public-key", "test-rsa.pub.pem"},
+	{"encrypted-private-key", "test-encrypted.key.pem"},
+	{"p384-private-key", "test-p384.key.pem"},
 };
 
 /* Files without a usable public key are skipped: a private key never becomes trusted. */
@@ -859,8 +859,8 @@ test_keyring_single_file(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(ostick_keyring_get_size(keyring), ==, 1);
 	g_assert_true(keyring_has(keyring, ED25519_ID));
 	sign_ok(ED, message, sizeof message, &sig);
-	g_assert_true(ostick_keyring_verify(keyring, &sig, 1, message, sizeof message, NULL,
-			&error));
+	g_assert_true(
+		ostick_keyring_verify(keyring, &sig, 1, message, sizeof message, NULL, &error));
 	g_assert_no_error(error);
 }
 
@@ -903,9 +903,9 @@ test_keyring_empty(Fixture *f, gconstpointer data)
 
 typedef struct {
 	const char *signer; /* private key file */
-	guint algorithm;    /* 0: the signer's own */
+	guint algorithm; /* 0: the signer's own */
 	const char *key_id; /* NULL: the signer's own */
-	gboolean corrupt;   /* flip a bit of the value */
+	gboolean corrupt; /* flip a bit of the value */
 } SigSpec;
 
 typedef struct {
@@ -919,26 +919,25 @@ typedef struct {
 
 /* The keyring trusts test-ed25519 and test-p256; test-ed25519-2 is unknown to it. */
 static const VerifyRow verify_rows[] = {
-	{ "zero-signatures", 0, {}, FALSE, {}, "not signed" },
-	{ "only-untrusted", 1, { { ED2 } }, FALSE, {}, "does not trust" },
-	{ "two-untrusted", 2, { { ED2 }, { ED2, 0, RSA_ID } }, FALSE },
-	{ "trusted-then-untrusted", 2, { { ED }, { ED2 } }, TRUE, { ED25519_ID } },
-	{ "untrusted-then-trusted", 2, { { ED2 }, { ED } }, TRUE, { ED25519_ID } },
-	{ "both-trusted", 2, { { ED }, { P256 } }, TRUE, { ED25519_ID, P256_ID } },
-	{ "both-trusted-reversed", 2, { { P256 }, { ED } }, TRUE, { P256_ID, ED25519_ID } },
-	{ "two-trusted-one-untrusted", 3, { { P256 }, { ED2 }, { ED } }, TRUE,
-		{ P256_ID, ED25519_ID } },
-	{ "trusted-invalid", 1, { { ED, 0, NULL, TRUE } }, FALSE },
-	{ "trusted-invalid-then-valid", 2, { { P256, 0, NULL, TRUE }, { ED } }, FALSE },
-	{ "trusted-valid-then-invalid", 2, { { ED }, { P256, 0, NULL, TRUE } }, FALSE },
-	{ "untrusted-invalid-ignored", 2, { { ED2, 0, NULL, TRUE }, { ED } }, TRUE, { ED25519_ID } },
-	{ "unknown-alg-untrusted-skipped", 2, { { ED2, 99 }, { ED } }, TRUE, { ED25519_ID } },
-	{ "unknown-alg-trusted-skipped", 2, { { ED, 99 }, { P256 } }, TRUE, { P256_ID } },
-	{ "unknown-alg-trusted-alone", 1, { { ED, 0xffff } }, FALSE },
-	{ "unknown-alg-untrusted-alone", 1, { { ED2, 3 } }, FALSE },
-	{ "known-alg-wrong-for-trusted-key", 2, { { ED, 2 }, { P256 } }, FALSE },
-	{ "claims-other-trusted-key", 2, { { ED, 0, P256_ID }, { ED } }, FALSE },
-	{ "untrusted-key-claims-trusted-id", 1, { { ED2, 0, ED25519_ID } }, FALSE },
+	{"zero-signatures", 0, {}, FALSE, {}, "not signed"},
+	{"only-untrusted", 1, {{ED2}}, FALSE, {}, "does not trust"},
+	{"two-untrusted", 2, {{ED2}, {ED2, 0, RSA_ID}}, FALSE},
+	{"trusted-then-untrusted", 2, {{ED}, {ED2}}, TRUE, {ED25519_ID}},
+	{"untrusted-then-trusted", 2, {{ED2}, {ED}}, TRUE, {ED25519_ID}},
+	{"both-trusted", 2, {{ED}, {P256}}, TRUE, {ED25519_ID, P256_ID}},
+	{"both-trusted-reversed", 2, {{P256}, {ED}}, TRUE, {P256_ID, ED25519_ID}},
+	{"two-trusted-one-untrusted", 3, {{P256}, {ED2}, {ED}}, TRUE, {P256_ID, ED25519_ID}},
+	{"trusted-invalid", 1, {{ED, 0, NULL, TRUE}}, FALSE},
+	{"trusted-invalid-then-valid", 2, {{P256, 0, NULL, TRUE}, {ED}}, FALSE},
+	{"trusted-valid-then-invalid", 2, {{ED}, {P256, 0, NULL, TRUE}}, FALSE},
+	{"untrusted-invalid-ignored", 2, {{ED2, 0, NULL, TRUE}, {ED}}, TRUE, {ED25519_ID}},
+	{"unknown-alg-untrusted-skipped", 2, {{ED2, 99}, {ED}}, TRUE, {ED25519_ID}},
+	{"unknown-alg-trusted-skipped", 2, {{ED, 99}, {P256}}, TRUE, {P256_ID}},
+	{"unknown-alg-trusted-alone", 1, {{ED, 0xffff}}, FALSE},
+	{"unknown-alg-untrusted-alone", 1, {{ED2, 3}}, FALSE},
+	{"known-alg-wrong-for-trusted-key", 2, {{ED, 2}, {P256}}, FALSE},
+	{"claims-other-trusted-key", 2, {{ED, 0, P256_ID}, {ED}}, FALSE},
+	{"untrusted-key-claims-trusted-id", 1, {{ED2, 0, ED25519_ID}}, FALSE},
 };
 
 static void
@@ -971,7 +970,7 @@ test_keyring_verify(gconstpointer data)
 {
 	const VerifyRow *row = data;
 	g_autoptr(OstickKeyring) keyring =
-			testlib_keyring("test-ed25519.pub.pem", "test-p256.pub.pem", NULL);
+		testlib_keyring("test-ed25519.pub.pem", "test-p256.pub.pem", NULL);
 	g_autoptr(GError) error = NULL;
 	g_auto(GStrv) ids = NULL;
 	OstickSignature sigs[3];
@@ -979,8 +978,8 @@ test_keyring_verify(gconstpointer data)
 
 	for (guint i = 0; i < row->n_sigs; i++)
 		make_sig(&row->sigs[i], &sigs[i]);
-	ok = ostick_keyring_verify(keyring, sigs, row->n_sigs, message, sizeof message, &ids,
-			&error);
+	ok = ostick_keyring_verify(
+		keyring, sigs, row->n_sigs, message, sizeof message, &ids, &error);
 	if (row->accepted) {
 		g_assert_no_error(error);
 		g_assert_true(ok);
@@ -999,7 +998,7 @@ static void
 test_keyring_verify_tampered(void)
 {
 	g_autoptr(OstickKeyring) keyring =
-			testlib_keyring("test-ed25519.pub.pem", "test-p256.pub.pem", NULL);
+		testlib_keyring("test-ed25519.pub.pem", "test-p256.pub.pem", NULL);
 	g_autoptr(GError) error = NULL;
 	guint8 msg[sizeof message];
 	OstickSignature sigs[2];
@@ -1010,8 +1009,8 @@ test_keyring_verify_tampered(void)
 	msg[0] ^= 0x20;
 	for (guint n = 1; n <= 2; n++) {
 		g_clear_error(&error);
-		g_assert_false(ostick_keyring_verify(keyring, sigs, n, msg, sizeof msg, NULL,
-				&error));
+		g_assert_false(
+			ostick_keyring_verify(keyring, sigs, n, msg, sizeof msg, NULL, &error));
 		g_assert_error(error, OSTICK_ERROR, OSTICK_ERROR_SIGNATURE);
 	}
 }
@@ -1025,20 +1024,20 @@ test_keyring_verify_no_ids(void)
 	OstickSignature sig;
 
 	sign_ok(P256, message, sizeof message, &sig);
-	g_assert_true(ostick_keyring_verify(keyring, &sig, 1, message, sizeof message, NULL,
-			&error));
+	g_assert_true(
+		ostick_keyring_verify(keyring, &sig, 1, message, sizeof message, NULL, &error));
 	g_assert_no_error(error);
 }
 
 #define ADD_ROWS(prefix, rows, func)                                                               \
-	for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {                                          \
-		g_autofree char *path = g_strdup_printf(prefix "/%s", rows[i].name);              \
+	for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {                                           \
+		g_autofree char *path = g_strdup_printf(prefix "/%s", rows[i].name);               \
 		g_test_add_data_func(path, &rows[i], func);                                        \
 	}
 
 #define ADD_FIXTURE_ROWS(prefix, rows, func)                                                       \
-	for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {                                          \
-		g_autofree char *path = g_strdup_printf(prefix "/%s", rows[i].name);              \
+	for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {                                           \
+		g_autofree char *path = g_strdup_printf(prefix "/%s", rows[i].name);               \
 		g_test_add(path, Fixture, &rows[i], fixture_setup, func, fixture_teardown);        \
 	}
 
@@ -1055,9 +1054,9 @@ add_key_tests(void)
 	g_test_add_func("/sign/sign/refused-type", test_sign_refused_type);
 	ADD_ROWS("/sign/sign/roundtrip", sign_rows, test_sign_roundtrip);
 	ADD_ROWS("/sign/signature_verify/flipped-message-bit", sign_rows,
-			test_sign_flipped_message_bit);
+		test_sign_flipped_message_bit);
 	ADD_ROWS("/sign/signature_verify/flipped-signature-bit", sign_rows,
-			test_sign_flipped_signature_bit);
+		test_sign_flipped_signature_bit);
 	g_test_add_func("/sign/sign/ed25519-deterministic", test_sign_ed25519_deterministic);
 	g_test_add_func("/sign/sign/p256-p1363-sha256", test_sign_p256_format);
 	ADD_ROWS("/sign/signature_verify/mismatch", mismatch_rows, test_verify_mismatch);

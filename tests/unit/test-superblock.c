@@ -115,7 +115,7 @@ test_parse_truncated(Fixture *f, gconstpointer data)
 static void
 test_part_key_matches_libostree(Fixture *f, gconstpointer data)
 {
-	const char *froms[] = { NULL, f->v1 };
+	const char *froms[] = {NULL, f->v1};
 
 	for (guint k = 0; k < G_N_ELEMENTS(froms); k++) {
 		g_autoptr(GError) error = NULL;
@@ -129,16 +129,17 @@ test_part_key_matches_libostree(Fixture *f, gconstpointer data)
 
 		g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
 		g_variant_builder_init(&params, G_VARIANT_TYPE_VARDICT);
-		g_variant_builder_add(&params, "{sv}", "min-fallback-size", g_variant_new_uint32(0));
+		g_variant_builder_add(
+			&params, "{sv}", "min-fallback-size", g_variant_new_uint32(0));
 		g_variant_builder_add(&params, "{sv}", "inline-parts", g_variant_new_boolean(TRUE));
 		g_variant_builder_add(&params, "{sv}", "filename", g_variant_new_bytestring(path));
 		g_assert_true(ostree_repo_static_delta_generate(f->repo,
-				OSTREE_STATIC_DELTA_GENERATE_OPT_MAJOR, froms[k], f->v2, NULL,
-				g_variant_builder_end(&params), NULL, &error));
+			OSTREE_STATIC_DELTA_GENERATE_OPT_MAJOR, froms[k], f->v2, NULL,
+			g_variant_builder_end(&params), NULL, &error));
 		g_assert_no_error(error);
-		sb = g_variant_ref_sink(g_variant_new_from_bytes(
-				G_VARIANT_TYPE(OSTICK_SUPERBLOCK_TYPE_STRING), testlib_read_file(path),
-				FALSE));
+		sb = g_variant_ref_sink(
+			g_variant_new_from_bytes(G_VARIANT_TYPE(OSTICK_SUPERBLOCK_TYPE_STRING),
+				testlib_read_file(path), FALSE));
 		meta = g_variant_get_child_value(sb, 0);
 		part = g_variant_lookup_value(meta, key, G_VARIANT_TYPE("(yay)"));
 		g_assert_nonnull(part);
@@ -151,15 +152,15 @@ static GBytes *
 reference_single_part(GBytes *original, guint index, const guint8 *yay, gsize yay_len)
 {
 	g_autoptr(GVariant) sb = g_variant_ref_sink(g_variant_new_from_bytes(
-			G_VARIANT_TYPE(OSTICK_SUPERBLOCK_TYPE_STRING), original, FALSE));
+		G_VARIANT_TYPE(OSTICK_SUPERBLOCK_TYPE_STRING), original, FALSE));
 	g_autoptr(GVariant) meta = g_variant_get_child_value(sb, 0);
 	g_autoptr(GVariant) to_v = g_variant_get_child_value(sb, 3);
 	g_autoptr(GVariant) from_v = g_variant_get_child_value(sb, 2);
 	g_autoptr(GVariant) headers = g_variant_get_child_value(sb, 6);
 	g_autoptr(GVariant) header = g_variant_get_child_value(headers, index);
 	g_autofree char *to = ostree_checksum_from_bytes_v(to_v);
-	g_autofree char *from = g_variant_n_children(from_v) ? ostree_checksum_from_bytes_v(from_v)
-							      : NULL;
+	g_autofree char *from =
+		g_variant_n_children(from_v) ? ostree_checksum_from_bytes_v(from_v) : NULL;
 	g_autofree char *key = ostick_delta_part_key(from, to, 0);
 	GVariantBuilder builder;
 	GVariant *children[8];
@@ -174,9 +175,8 @@ reference_single_part(GBytes *original, guint index, const guint8 *yay, gsize ya
 		g_variant_unref(entry);
 	}
 	g_variant_builder_add(&builder, "{sv}", key,
-			g_variant_new("(y@ay)", yay[0],
-					g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, yay + 1,
-							yay_len - 1, 1)));
+		g_variant_new("(y@ay)", yay[0],
+			g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, yay + 1, yay_len - 1, 1)));
 	children[0] = g_variant_builder_end(&builder);
 	for (guint i = 1; i <= 5; i++)
 		children[i] = g_variant_get_child_value(sb, i);
@@ -203,9 +203,9 @@ static void
 test_layout_matches_glib(Fixture *f, gconstpointer data)
 {
 	/* Sizes around every framing-offset width boundary (1, 2 and 4 bytes). */
-	static const gsize sizes[] = { 1, 2, 100, 180, 200, 230, 255, 256, 300, 65000, 65300,
-		65535, 65536, 70000, 300000 };
-	const char *froms[] = { NULL, f->v1 };
+	static const gsize sizes[] = {
+		1, 2, 100, 180, 200, 230, 255, 256, 300, 65000, 65300, 65535, 65536, 70000, 300000};
+	const char *froms[] = {NULL, f->v1};
 
 	for (guint k = 0; k < G_N_ELEMENTS(froms); k++) {
 		g_autofree char *dir = delta_dir(f, k ? "d12" : "d02", froms[k], f->v2, 32);
@@ -223,9 +223,9 @@ test_layout_matches_glib(Fixture *f, gconstpointer data)
 			ours = concat(prefix, yay, sizes[s], suffix);
 			glib = reference_single_part(original, 0, yay, sizes[s]);
 			g_assert_cmpmem(g_bytes_get_data(ours, NULL), g_bytes_get_size(ours),
-					g_bytes_get_data(glib, NULL), g_bytes_get_size(glib));
+				g_bytes_get_data(glib, NULL), g_bytes_get_size(glib));
 			check = g_variant_ref_sink(g_variant_new_from_bytes(
-					G_VARIANT_TYPE(OSTICK_SUPERBLOCK_TYPE_STRING), ours, FALSE));
+				G_VARIANT_TYPE(OSTICK_SUPERBLOCK_TYPE_STRING), ours, FALSE));
 			g_assert_true(g_variant_is_normal_form(check));
 		}
 	}
@@ -248,13 +248,14 @@ apply_part_by_part(OstreeRepo *repo, const char *dir)
 		g_autofree char *proc = NULL;
 		g_autoptr(GFile) gfile = NULL;
 
-		ostick_superblock_layout_single_part(sb, i, g_bytes_get_size(part), &prefix, &suffix);
+		ostick_superblock_layout_single_part(
+			sb, i, g_bytes_get_size(part), &prefix, &suffix);
 		file = concat(prefix, g_bytes_get_data(part, NULL), g_bytes_get_size(part), suffix);
 		fd = testlib_fd_from_bytes(file);
 		proc = g_strdup_printf("/proc/self/fd/%d", fd);
 		gfile = g_file_new_for_path(proc);
-		g_assert_true(ostree_repo_static_delta_execute_offline(repo, gfile, FALSE, NULL,
-				&error));
+		g_assert_true(
+			ostree_repo_static_delta_execute_offline(repo, gfile, FALSE, NULL, &error));
 		g_assert_no_error(error);
 	}
 	g_assert_true(ostree_repo_commit_transaction(repo, NULL, NULL, &error));
@@ -280,8 +281,8 @@ object_set(OstreeRepo *repo)
 	g_autoptr(GError) error = NULL;
 	GHashTable *objects = NULL;
 
-	g_assert_true(ostree_repo_list_objects(repo, OSTREE_REPO_LIST_OBJECTS_ALL, &objects, NULL,
-			&error));
+	g_assert_true(ostree_repo_list_objects(
+		repo, OSTREE_REPO_LIST_OBJECTS_ALL, &objects, NULL, &error));
 	g_assert_no_error(error);
 	return objects;
 }
@@ -316,10 +317,10 @@ test_layout_executes_like_whole_delta(Fixture *f, gconstpointer data)
 	apply_part_by_part(ours, scratch);
 	apply_part_by_part(ours, delta);
 	g_assert_true(ostree_repo_prepare_transaction(stock, NULL, NULL, &error));
-	g_assert_true(ostree_repo_static_delta_execute_offline(stock, scratch_dir, FALSE, NULL,
-			&error));
-	g_assert_true(ostree_repo_static_delta_execute_offline(stock, delta_gdir, FALSE, NULL,
-			&error));
+	g_assert_true(
+		ostree_repo_static_delta_execute_offline(stock, scratch_dir, FALSE, NULL, &error));
+	g_assert_true(
+		ostree_repo_static_delta_execute_offline(stock, delta_gdir, FALSE, NULL, &error));
 	g_assert_true(ostree_repo_commit_transaction(stock, NULL, NULL, &error));
 	g_assert_no_error(error);
 	assert_same_objects(ours, stock);
@@ -343,7 +344,7 @@ test_set_timestamp(Fixture *f, gconstpointer data)
 	ostick_superblock_set_timestamp(copy, len, 1234567890);
 	view = g_bytes_new_static(copy, len);
 	v = g_variant_ref_sink(g_variant_new_from_bytes(
-			G_VARIANT_TYPE(OSTICK_SUPERBLOCK_TYPE_STRING), view, FALSE));
+		G_VARIANT_TYPE(OSTICK_SUPERBLOCK_TYPE_STRING), view, FALSE));
 	g_assert_true(g_variant_is_normal_form(v));
 	g_variant_get_child(v, 1, "t", &ts);
 	g_assert_cmpuint(GUINT64_FROM_BE(ts), ==, 1234567890);

@@ -142,16 +142,16 @@ commit_tree(OstreeRepo *repo, const char *dir, const char *parent, guint64 times
 	g_autoptr(GError) error = NULL;
 	g_autoptr(OstreeMutableTree) mtree = ostree_mutable_tree_new();
 	g_autoptr(OstreeRepoCommitModifier) modifier = ostree_repo_commit_modifier_new(
-			OSTREE_REPO_COMMIT_MODIFIER_FLAGS_CANONICAL_PERMISSIONS, NULL, NULL, NULL);
+		OSTREE_REPO_COMMIT_MODIFIER_FLAGS_CANONICAL_PERMISSIONS, NULL, NULL, NULL);
 	g_autoptr(GFile) root = NULL;
 	char *checksum = NULL;
 
 	g_assert_true(ostree_repo_prepare_transaction(repo, NULL, NULL, &error));
-	g_assert_true(ostree_repo_write_dfd_to_mtree(repo, AT_FDCWD, dir, mtree, modifier, NULL,
-			&error));
+	g_assert_true(
+		ostree_repo_write_dfd_to_mtree(repo, AT_FDCWD, dir, mtree, modifier, NULL, &error));
 	g_assert_true(ostree_repo_write_mtree(repo, mtree, &root, NULL, &error));
 	g_assert_true(ostree_repo_write_commit_with_time(repo, parent, "test", NULL, NULL,
-			OSTREE_REPO_FILE(root), timestamp, &checksum, NULL, &error));
+		OSTREE_REPO_FILE(root), timestamp, &checksum, NULL, &error));
 	ostree_repo_transaction_set_ref(repo, NULL, "test/ref", checksum);
 	g_assert_true(ostree_repo_commit_transaction(repo, NULL, NULL, &error));
 	g_assert_no_error(error);
@@ -178,8 +178,8 @@ testlib_make_repo(const char *dir, char **out_v1, char **out_v2)
 }
 
 void
-testlib_generate_delta(OstreeRepo *repo, const char *from, const char *to, const char *dir,
-	guint max_chunk_mb)
+testlib_generate_delta(
+	OstreeRepo *repo, const char *from, const char *to, const char *dir, guint max_chunk_mb)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree char *superblock = g_build_filename(dir, "superblock", NULL);
@@ -188,10 +188,12 @@ testlib_generate_delta(OstreeRepo *repo, const char *from, const char *to, const
 	g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
 	g_variant_builder_init(&params, G_VARIANT_TYPE_VARDICT);
 	g_variant_builder_add(&params, "{sv}", "min-fallback-size", g_variant_new_uint32(0));
-	g_variant_builder_add(&params, "{sv}", "max-chunk-size", g_variant_new_uint32(max_chunk_mb));
+	g_variant_builder_add(
+		&params, "{sv}", "max-chunk-size", g_variant_new_uint32(max_chunk_mb));
 	g_variant_builder_add(&params, "{sv}", "inline-parts", g_variant_new_boolean(FALSE));
 	g_variant_builder_add(&params, "{sv}", "filename", g_variant_new_bytestring(superblock));
-	g_assert_true(ostree_repo_static_delta_generate(repo, OSTREE_STATIC_DELTA_GENERATE_OPT_MAJOR,
+	g_assert_true(
+		ostree_repo_static_delta_generate(repo, OSTREE_STATIC_DELTA_GENERATE_OPT_MAJOR,
 			from, to, NULL, g_variant_builder_end(&params), NULL, &error));
 	g_assert_no_error(error);
 }
@@ -206,8 +208,9 @@ testlib_tar_read(GBytes *tar)
 	out->names = g_ptr_array_new_with_free_func(g_free);
 	out->datas = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 	archive_read_support_format_tar(a);
-	g_assert_cmpint(archive_read_open_memory(a, g_bytes_get_data(tar, NULL),
-				g_bytes_get_size(tar)), ==, ARCHIVE_OK);
+	g_assert_cmpint(
+		archive_read_open_memory(a, g_bytes_get_data(tar, NULL), g_bytes_get_size(tar)), ==,
+		ARCHIVE_OK);
 	while (archive_read_next_header(a, &entry) == ARCHIVE_OK) {
 		gsize size = (gsize)archive_entry_size(entry);
 		guint8 *buf = g_malloc(MAX(size, 1));
@@ -237,8 +240,8 @@ testlib_fd_from_bytes(GBytes *data)
 	int fd = g_file_open_tmp("bytes-XXXXXX", &path, &error);
 
 	g_assert_no_error(error);
-	g_assert_true(ostick_write_all(fd, g_bytes_get_data(data, NULL), g_bytes_get_size(data),
-			&error));
+	g_assert_true(
+		ostick_write_all(fd, g_bytes_get_data(data, NULL), g_bytes_get_size(data), &error));
 	g_assert_no_error(error);
 	g_assert_cmpint(lseek(fd, 0, SEEK_SET), ==, 0);
 	(void)g_unlink(path);
@@ -256,8 +259,8 @@ testlib_tar_write(const TestlibTar *tar)
 
 	g_assert_no_error(error);
 	for (guint i = 0; i < tar->names->len; i++) {
-		g_assert_true(ostick_bundle_writer_add_bytes(writer, tar->names->pdata[i],
-				tar->datas->pdata[i], &error));
+		g_assert_true(ostick_bundle_writer_add_bytes(
+			writer, tar->names->pdata[i], tar->datas->pdata[i], &error));
 	}
 	g_assert_true(ostick_bundle_writer_close(writer, &error));
 	g_assert_no_error(error);

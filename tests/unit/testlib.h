@@ -30,13 +30,13 @@ OstreeRepo *testlib_make_repo(const char *dir, char **out_v1, char **out_v2);
 
 /* Generates the delta @from (NULL: scratch) -> @to with separate parts into @dir (created),
  * as the bundler does. */
-void testlib_generate_delta(OstreeRepo *repo, const char *from, const char *to, const char *dir,
-	guint max_chunk_mb);
+void testlib_generate_delta(
+	OstreeRepo *repo, const char *from, const char *to, const char *dir, guint max_chunk_mb);
 
 /* Members of a tar file, in order: names and contents. (transfer full) */
 typedef struct {
-	GPtrArray *names;  /* char * */
-	GPtrArray *datas;  /* GBytes * */
+	GPtrArray *names; /* char * */
+	GPtrArray *datas; /* GBytes * */
 } TestlibTar;
 TestlibTar *testlib_tar_read(GBytes *tar);
 void testlib_tar_free(TestlibTar *tar);
