@@ -25,7 +25,7 @@ ifeq ($(filter help clean format format-check deps-%,$(MAKECMDGOALS))$(if $(MAKE
 MISSING_PKGS := $(foreach p,$(ALL_PKGS),$(if $(shell $(PKG_CONFIG) --exists $(p) && echo y),,$(p)))
 endif
 ifneq ($(MISSING_PKGS),)
-ifeq ($(filter check demo asan e2e,$(MAKECMDGOALS)),)
+ifeq ($(filter check demo asan e2e bench,$(MAKECMDGOALS)),)
 $(error pkg-config cannot find: $(MISSING_PKGS). Run `scripts/deps.sh build` (as root it installs them))
 endif
 endif
