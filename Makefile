@@ -6,6 +6,9 @@ CC ?= cc
 AR ?= ar
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 SYSCONFDIR ?= /etc
 DESTDIR ?=
 BUILDDIR ?= build
@@ -61,7 +64,9 @@ BUNDLER_LIBS := $(shell $(PKG_CONFIG) --libs $(BUNDLER_PKGS) 2>/dev/null)
 APPLIER_LIBS := $(shell $(PKG_CONFIG) --libs $(APPLIER_PKGS) 2>/dev/null)
 ALL_LIBS := $(shell $(PKG_CONFIG) --libs $(ALL_PKGS) 2>/dev/null)
 
-ALL_CFLAGS := -std=gnu11 $(OPTFLAGS) $(WARNINGS) $(DEFINES) -Icommon $(PKG_CFLAGS) $(CFLAGS)
+# -fPIC: the same objects make libostick.so. Library objects hide everything but the API.
+ALL_CFLAGS := -std=gnu11 -fPIC $(OPTFLAGS) $(WARNINGS) $(DEFINES) -Ilibostick/include -Icommon \
+	-Ilibostick $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(SAN_LDFLAGS) $(LDFLAGS)
 
 ifeq ($(V),1)
@@ -71,6 +76,7 @@ Q := @
 endif
 
 COMMON_SRCS := $(sort $(wildcard common/*.c))
+LIBOSTICK_SRCS := $(sort $(wildcard libostick/*.c))
 BUNDLER_SRCS := $(sort $(wildcard bundler/*.c))
 APPLIER_SRCS := $(sort $(wildcard applier/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
@@ -79,10 +85,17 @@ HELPER_SRCS := $(sort $(wildcard tests/helpers/*.c))
 
 obj = $(patsubst %.c,$(BUILDDIR)/%.o,$(1))
 COMMON_OBJS := $(call obj,$(COMMON_SRCS))
+LIBOSTICK_OBJS := $(call obj,$(LIBOSTICK_SRCS))
 BUNDLER_OBJS := $(call obj,$(filter-out bundler/main.c,$(BUNDLER_SRCS)))
 APPLIER_OBJS := $(call obj,$(filter-out applier/main.c,$(APPLIER_SRCS)))
 
-LIBCOMMON := $(BUILDDIR)/libcommon.a
+# libostick.a: the format code (common/) and the device engine (libostick/); the tools and the
+# unit tests link it statically, integrators link libostick.so through pkg-config.
+LIBOSTICK_A := $(BUILDDIR)/libostick.a
+LIBOSTICK_SONAME := libostick.so.0
+LIBOSTICK_SO := $(BUILDDIR)/$(LIBOSTICK_SONAME)
+LIB_PKGS := $(COMMON_PKGS)
+LIB_LIBS := $(shell $(PKG_CONFIG) --libs $(LIB_PKGS) 2>/dev/null)
 LIBBUNDLER := $(BUILDDIR)/libbundler.a
 LIBAPPLIER := $(BUILDDIR)/libapplier.a
 BUNDLER_BIN := $(BUILDDIR)/ostick-bundle
@@ -91,12 +104,13 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILDDIR)/tests/%,$(UNIT_SRCS))
 HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILDDIR)/tests/helpers/%,$(HELPER_SRCS))
 UNIT_DEPS := $(wildcard tests/unit/*.h)
 
-.PHONY: all tests check check-unit check-integration asan demo e2e install uninstall clean help \
+.PHONY: all tests check check-unit check-integration asan demo e2e install install-lib uninstall \
+	clean help \
 	format format-check deps-build deps-check deps-demo deps-e2e deps-fuzz fuzz fuzz-bins
 .DEFAULT_GOAL := all
 
-## all: build ostick-bundle and ostick-apply (default)
-all: $(BUNDLER_BIN) $(APPLIER_BIN)
+## all: build ostick-bundle, ostick-apply and libostick (default)
+all: $(BUNDLER_BIN) $(APPLIER_BIN) $(LIBOSTICK_SO) $(PC_FILES)
 
 # Rebuild everything when the compiler flags change (as git does with GIT-CFLAGS).
 FLAGS_STAMP := $(BUILDDIR)/.flags
@@ -104,6 +118,7 @@ FLAGS_NOW := $(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)
 $(FLAGS_STAMP): FORCE
 	@mkdir -p $(@D)
 	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
+.PHONY: FORCE
 FORCE:
 
 $(BUILDDIR)/%.o: %.c $(FLAGS_STAMP)
@@ -111,39 +126,69 @@ $(BUILDDIR)/%.o: %.c $(FLAGS_STAMP)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(LIBCOMMON): $(COMMON_OBJS)
+$(BUILDDIR)/common/%.o $(BUILDDIR)/libostick/%.o: private ALL_CFLAGS += -fvisibility=hidden \
+	-DOSTICK_COMPILATION
+$(LIBOSTICK_A): $(COMMON_OBJS) $(LIBOSTICK_OBJS)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
+# Sanitized builds leave the runtime to the executable: no -z defs there.
+$(LIBOSTICK_SO): $(COMMON_OBJS) $(LIBOSTICK_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -shared -Wl,-soname,$(LIBOSTICK_SONAME) \
+		$(if $(SANITIZE),,-Wl,-z,defs) -o $@ $^ $(LIB_LIBS)
+	$(Q)ln -sf $(LIBOSTICK_SONAME) $(BUILDDIR)/libostick.so
 $(LIBBUNDLER): $(BUNDLER_OBJS)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 $(LIBAPPLIER): $(APPLIER_OBJS)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUNDLER_BIN): $(BUILDDIR)/bundler/main.o $(LIBBUNDLER) $(LIBCOMMON)
+$(BUNDLER_BIN): $(BUILDDIR)/bundler/main.o $(LIBBUNDLER) $(LIBOSTICK_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(BUNDLER_LIBS)
-$(APPLIER_BIN): $(BUILDDIR)/applier/main.o $(LIBAPPLIER) $(LIBCOMMON)
+$(APPLIER_BIN): $(BUILDDIR)/applier/main.o $(LIBAPPLIER) $(LIBOSTICK_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(APPLIER_LIBS)
 
 # Unit tests may use any non-main object; static archives pull in only what a test needs.
 $(BUILDDIR)/tests/test-%: $(BUILDDIR)/tests/unit/test-%.o $(TESTLIB_OBJ) $(LIBAPPLIER) $(LIBBUNDLER) \
-		$(LIBCOMMON)
+		$(LIBOSTICK_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
-$(BUILDDIR)/tests/unit/%.o: ALL_CFLAGS += -Itests/unit -DOSTICK_TEST_SRCDIR='"$(CURDIR)"'
-$(BUILDDIR)/tests/helpers/%: $(BUILDDIR)/tests/helpers/%.o $(LIBAPPLIER) $(LIBBUNDLER) $(LIBCOMMON)
+$(BUILDDIR)/tests/unit/%.o: private ALL_CFLAGS += -Itests/unit -DOSTICK_TEST_SRCDIR='"$(CURDIR)"'
+$(BUILDDIR)/tests/helpers/%: $(BUILDDIR)/tests/helpers/%.o $(LIBAPPLIER) $(LIBBUNDLER) $(LIBOSTICK_A)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
 
-## tests: build the unit-test and helper binaries
-tests: all $(UNIT_BINS) $(HELPER_BINS)
+# pkg-config files: ostick.pc for `make install`, ostick-uninstalled.pc for this build tree
+# (pkg-config prefers it when PKG_CONFIG_PATH names $(BUILDDIR)/pkgconfig).
+PC_DIR := $(BUILDDIR)/pkgconfig
+PC_FILES := $(PC_DIR)/ostick.pc $(PC_DIR)/ostick-uninstalled.pc
+$(PC_DIR)/ostick.pc: libostick/ostick.pc.in Makefile
+	@mkdir -p $(@D)
+	$(Q)sed -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(OSTICK_VERSION)|' -e 's|@REQUIRES_PRIVATE@|$(LIB_PKGS)|' $< > $@
+$(PC_DIR)/ostick-uninstalled.pc: libostick/ostick.pc.in Makefile
+	@mkdir -p $(@D)
+	$(Q)sed -e 's|@LIBDIR@|$(abspath $(BUILDDIR))|' -e 's|@INCLUDEDIR@|$(CURDIR)/libostick/include|' \
+		-e 's|@VERSION@|$(OSTICK_VERSION)|' -e 's|@REQUIRES_PRIVATE@|$(LIB_PKGS)|' $< > $@
+
+# The sample integrator, built as an integrator would: <ostick.h> and pkg-config only.
+SAMPLE_BIN := $(BUILDDIR)/samples/ostick-receive
+$(SAMPLE_BIN): samples/ostick-receive.c libostick/include/ostick.h $(LIBOSTICK_SO) $(PC_FILES)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) -std=gnu11 $(OPTFLAGS) $(WARNINGS) $(CFLAGS) -o $@ $< $(ALL_LDFLAGS) \
+		$$(PKG_CONFIG_PATH=$(PC_DIR) $(PKG_CONFIG) --cflags --libs ostick) \
+		-Wl,-rpath,$(abspath $(BUILDDIR))
+
+## tests: build the unit-test and helper binaries, and the sample integrator
+tests: all $(UNIT_BINS) $(HELPER_BINS) $(SAMPLE_BIN)
 
 FUZZ_TARGETS := manifest sigblock superblock reader zstd
 FUZZ_BINS := $(patsubst %,$(BUILDDIR)/fuzz/fuzz-%,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 60
-$(BUILDDIR)/fuzz/fuzz-%: $(BUILDDIR)/tests/fuzz/fuzz-%.o $(LIBCOMMON)
+$(BUILDDIR)/fuzz/fuzz-%: $(BUILDDIR)/tests/fuzz/fuzz-%.o $(LIBOSTICK_A)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
-$(BUILDDIR)/tests/fuzz/%.o: ALL_CFLAGS += -Itests/fuzz
+$(BUILDDIR)/tests/fuzz/%.o: private ALL_CFLAGS += -Itests/fuzz
 fuzz-bins: $(FUZZ_BINS)
 
 ## fuzz: libFuzzer targets (clang, ASan+UBSan, build-fuzz/), each run FUZZ_SECONDS (default 60)
@@ -186,8 +231,17 @@ bench:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)OSTICK_BUILDDIR=$(abspath $(BUILDDIR)) python3 bench/bench.py
 
-## install: install the tools, udev rule and unit (honours DESTDIR, PREFIX, BINDIR)
-install: all
+## install-lib: install libostick (shared and static), ostick.h and ostick.pc (DESTDIR, LIBDIR)
+install-lib: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0755 $(LIBOSTICK_SO) $(DESTDIR)$(LIBDIR)/$(LIBOSTICK_SONAME)
+	ln -sf $(LIBOSTICK_SONAME) $(DESTDIR)$(LIBDIR)/libostick.so
+	install -m 0644 $(LIBOSTICK_A) $(DESTDIR)$(LIBDIR)/
+	install -m 0644 libostick/include/ostick.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 $(PC_DIR)/ostick.pc $(DESTDIR)$(PKGCONFIGDIR)/
+
+## install: install the tools, the library, the udev rule and unit (DESTDIR, PREFIX, BINDIR)
+install: all install-lib
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UDEVDIR)/rules.d $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(BUNDLER_BIN) $(APPLIER_BIN) $(DESTDIR)$(BINDIR)/
 	for f in $(wildcard udev-rules/*.rules.in); do \
@@ -203,12 +257,15 @@ install: all
 ## uninstall: remove what install put in place (the config stays)
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ostick-bundle $(DESTDIR)$(BINDIR)/ostick-apply
+	rm -f $(DESTDIR)$(LIBDIR)/$(LIBOSTICK_SONAME) $(DESTDIR)$(LIBDIR)/libostick.so \
+		$(DESTDIR)$(LIBDIR)/libostick.a $(DESTDIR)$(INCLUDEDIR)/ostick.h \
+		$(DESTDIR)$(PKGCONFIGDIR)/ostick.pc
 	for f in $(wildcard udev-rules/*.rules.in); do \
 		rm -f $(DESTDIR)$(UDEVDIR)/rules.d/$$(basename $$f .in); done
 	for f in $(wildcard udev-rules/*.service.in); do rm -f $(DESTDIR)$(UNITDIR)/$$(basename $$f .in); done
 
-FORMAT_SRCS = $(wildcard common/*.[ch] bundler/*.[ch] applier/*.[ch] tests/unit/*.[ch] \
-	tests/helpers/*.[ch] tests/fuzz/*.[ch])
+FORMAT_SRCS = $(wildcard common/*.[ch] libostick/*.[ch] libostick/include/*.h bundler/*.[ch] \
+	applier/*.[ch] samples/*.c tests/unit/*.[ch] tests/helpers/*.[ch] tests/fuzz/*.[ch])
 ## format: reformat the C sources with clang-format
 format:
 	clang-format -i $(FORMAT_SRCS)

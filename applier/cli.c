@@ -1,6 +1,7 @@
 /* cli.c: shared pieces of the applier's commands. */
 #include "cli.h"
 
+#include "ostick-cleanup.h"
 #include "ostick-error.h"
 #include "ostick-file.h"
 #include "usb.h"
@@ -10,6 +11,27 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
+
+OstickInstallOptions *
+ostick_cli_install_options(const OstickConfig *config, const OstickKeyring *keyring)
+{
+	OstickInstallOptions *options = ostick_install_options_new();
+
+	ostick_install_options_set_sysroot(options, config->sysroot);
+	ostick_install_options_set_os(options, config->os);
+	ostick_install_options_set_compatible(options, config->compatible);
+	ostick_install_options_set_keyring(options, keyring);
+	ostick_install_options_set_allow_downgrade(options, config->allow_downgrade);
+	return options;
+}
+
+OstickBundle *
+ostick_cli_open_bundle(const char *path, GError **error)
+{
+	g_auto(OstickFd) fd = ostick_open_input(path, error);
+
+	return fd < 0 ? NULL : ostick_bundle_open_fd(fd, error);
+}
 
 #define REDRAW_US (100 * 1000)
 

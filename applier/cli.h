@@ -19,6 +19,7 @@ gboolean cmd_verify(int argc, char **argv, GCancellable *cancellable, GError **e
 gboolean cmd_status(int argc, char **argv, GCancellable *cancellable, GError **error);
 gboolean cmd_usb(int argc, char **argv, GCancellable *cancellable, GError **error);
 gboolean cmd_monitor(int argc, char **argv, GCancellable *cancellable, GError **error);
+gboolean cmd_provision(int argc, char **argv, GCancellable *cancellable, GError **error);
 
 /* Device options shared by install and verify. */
 typedef struct {
@@ -35,6 +36,14 @@ void ostick_cli_add_device_options(GOptionContext *context, OstickDeviceOptions 
 
 /* The configuration with flags applied over it. (transfer full) */
 OstickConfig *ostick_cli_load_config(const OstickDeviceOptions *options, GError **error);
+
+/* Install options from the configuration (flags applied): sysroot, OS, compatible string,
+ * downgrades, and @keyring (borrowed). (transfer full) */
+OstickInstallOptions *ostick_cli_install_options(
+	const OstickConfig *config, const OstickKeyring *keyring);
+
+/* The bundle at @path, or stdin for "-". (transfer full) */
+OstickBundle *ostick_cli_open_bundle(const char *path, GError **error);
 
 typedef enum {
 	OSTICK_LOG_ERROR = 3,

@@ -74,10 +74,11 @@ cmd_install(int argc, char **argv, GCancellable *cancellable, GError **error)
 		g_option_context_new("(BUNDLE | - | --fd N) - install an update bundle");
 	g_autoptr(OstickConfig) config = NULL;
 	g_autoptr(OstickKeyring) keyring = NULL;
+	g_autoptr(OstickInstallOptions) options = NULL;
+	g_autoptr(OstickBundle) bundle = NULL;
 	g_auto(OstickInstallResult) result = {0};
 	g_auto(OstickFd) fd = -1;
 	OstickCliProgress progress;
-	OstickInstallOptions options = {0};
 	gboolean ok;
 
 	g_option_context_add_main_entries(context, entries, NULL);
@@ -86,20 +87,13 @@ cmd_install(int argc, char **argv, GCancellable *cancellable, GError **error)
 		!ostick_cli_progress_init(&progress, opt_progress, opt_progress_fd, error) ||
 		(config = ostick_cli_load_config(&opt_device, error)) == NULL ||
 		(fd = open_bundle(argc, argv, error)) < 0 ||
-		(keyring = ostick_keyring_load(config->keyring, error)) == NULL)
+		(keyring = ostick_keyring_load(config->keyring, error)) == NULL ||
+		(bundle = ostick_bundle_open_fd(fd, error)) == NULL)
 		return FALSE;
-	options = (OstickInstallOptions){
-		.sysroot = config->sysroot,
-		.os = config->os,
-		.compatible = config->compatible,
-		.keyring = keyring,
-		.allow_downgrade = config->allow_downgrade,
-		.no_deploy = opt_no_deploy,
-		.record = TRUE,
-		.progress = ostick_cli_progress_report,
-		.progress_data = &progress,
-	};
-	ok = ostick_install(fd, &options, &result, cancellable, error);
+	options = ostick_cli_install_options(config, keyring);
+	ostick_install_options_set_deploy(options, !opt_no_deploy);
+	ostick_install_options_set_progress(options, ostick_cli_progress_report, &progress);
+	ok = ostick_bundle_install(bundle, options, &result, cancellable, error);
 	ostick_cli_progress_finish(&progress);
 	ostick_cli_progress_result(
 		&progress, ostick_outcome_name(result.outcome), &result, ok ? NULL : *error);

@@ -14,25 +14,19 @@ cmd_verify(int argc, char **argv, GCancellable *cancellable, GError **error)
 		"BUNDLE - check signature, every member's hash, and fit for this device");
 	g_autoptr(OstickConfig) config = NULL;
 	g_autoptr(OstickKeyring) keyring = NULL;
+	g_autoptr(OstickInstallOptions) options = NULL;
+	g_autoptr(OstickBundle) bundle = NULL;
 	g_auto(OstickInstallResult) result = {0};
-	g_auto(OstickFd) fd = -1;
-	OstickInstallOptions options = {0};
 
 	ostick_cli_add_device_options(context, &opt_device);
 	if (!ostick_parse_options(context, &argc, &argv, 1, "BUNDLE", error) ||
 		(config = ostick_cli_load_config(&opt_device, error)) == NULL ||
 		(keyring = ostick_keyring_load(config->keyring, error)) == NULL ||
-		(fd = ostick_open_input(argv[1], error)) < 0)
+		(bundle = ostick_cli_open_bundle(argv[1], error)) == NULL)
 		return FALSE;
-	options = (OstickInstallOptions){
-		.sysroot = config->sysroot,
-		.os = config->os,
-		.compatible = config->compatible,
-		.keyring = keyring,
-		.allow_downgrade = config->allow_downgrade,
-		.verify_only = TRUE,
-	};
-	if (!ostick_install(fd, &options, &result, cancellable, error))
+	options = ostick_cli_install_options(config, keyring);
+	ostick_install_options_set_dry_run(options, TRUE);
+	if (!ostick_bundle_install(bundle, options, &result, cancellable, error))
 		return g_prefix_error(error, "%s: ", argv[1]), FALSE;
 	if (result.outcome == OSTICK_OUTCOME_ALREADY_INSTALLED)
 		printf("%s: OK: already installed (%s %s)\n", argv[1], result.os,

@@ -19,6 +19,7 @@ static const Command commands[] = {
 	{"verify", cmd_verify, "Check a bundle fits this device and is intact; change nothing"},
 	{"status", cmd_status, "Show deployments, versions and the last result"},
 	{"usb", cmd_usb, "Install from a stick: what the udev rule's unit runs"},
+	{"provision", cmd_provision, "Lay out blank storage from a full bundle (factory)"},
 	{"monitor", cmd_monitor, "Watch for sticks with libudev (systems without systemd)"},
 };
 

@@ -1,6 +1,5 @@
 /* cmd-verify.c: ostick-bundle verify — signature, then every member's size and hash. */
 #include "cli.h"
-#include "ostick-bundle-reader.h"
 #include "ostick-cleanup.h"
 #include "ostick-error.h"
 
@@ -14,55 +13,22 @@ static GOptionEntry entries[] = {
 		"DIR"},
 	{NULL}};
 
-typedef struct {
-	guint64 done;
-	guint64 total;
-	guint part;
-	guint parts;
-	gint64 start_us;
-} VerifyProgress;
-
-static gboolean
-count_chunk(const guint8 *data, gsize len, gpointer user_data, GError **error)
+static void
+show_progress(const OstickProgress *progress, gpointer user_data)
 {
-	VerifyProgress *p = user_data;
-	OstickProgress progress = {OSTICK_STAGE_VERIFY, p->done += len, p->total, p->part, p->parts,
-		g_get_monotonic_time() - p->start_us};
-
-	ostick_cli_progress(&progress, NULL);
-	return TRUE;
-}
-
-static gboolean
-read_payload(OstickBundleReader *reader, GCancellable *cancellable, GError **error)
-{
-	const OstickManifest *m = ostick_bundle_reader_get_manifest(reader);
-	VerifyProgress progress = {0, m->superblock.size, 0, m->n_parts, g_get_monotonic_time()};
-
-	for (guint i = 0; i < m->n_parts; i++)
-		progress.total += m->parts[i].size;
-	if (ostick_bundle_reader_read_superblock(reader, error) == NULL)
-		return FALSE;
-	progress.done = m->superblock.size;
-	for (guint i = 0; i < m->n_parts; i++) {
-		progress.part = i;
-		if (g_cancellable_set_error_if_cancelled(cancellable, error) ||
-			!ostick_bundle_reader_check_part(
-				reader, i, count_chunk, &progress, NULL, error))
-			return FALSE;
-	}
-	ostick_cli_progress_done();
-	return ostick_bundle_reader_finish(reader, error);
+	if (progress->stage == OSTICK_STAGE_DONE)
+		ostick_cli_progress_done();
+	else
+		ostick_cli_progress(progress, NULL);
 }
 
 gboolean
 cmd_verify(int argc, char **argv, GCancellable *cancellable, GError **error)
 {
 	g_autoptr(GOptionContext) context = g_option_context_new("BUNDLE - check a bundle");
-	g_autoptr(OstickBundleReader) reader = NULL;
+	g_autoptr(OstickBundle) bundle = NULL;
 	g_autoptr(OstickKeyring) keyring = NULL;
 	g_auto(OstickFd) fd = -1;
-	const OstickManifest *m;
 	const char *const *signers;
 
 	g_option_context_add_main_entries(context, entries, NULL);
@@ -74,14 +40,14 @@ cmd_verify(int argc, char **argv, GCancellable *cancellable, GError **error)
 	if (keyring == NULL)
 		return FALSE;
 	fd = ostick_open_input(argv[1], error);
-	if (fd < 0 || (reader = ostick_bundle_reader_new(fd, cancellable, error)) == NULL ||
-		!ostick_bundle_reader_verify(reader, keyring, error) ||
-		!read_payload(reader, cancellable, error))
+	if (fd < 0 || (bundle = ostick_bundle_open_fd(fd, error)) == NULL ||
+		!ostick_bundle_verify(bundle, keyring, show_progress, NULL, cancellable, error))
 		return g_prefix_error(error, "%s: ", argv[1]), FALSE;
-	m = ostick_bundle_reader_get_manifest(reader);
-	signers = ostick_bundle_reader_get_signer_ids(reader);
+	signers = ostick_bundle_get_signer_ids(bundle);
 	printf("%s: OK: %s %s for '%s', signed by key %.16s%s, %u members verified\n", argv[1],
-		m->ref, m->version, m->compatible, signers[0],
-		g_strv_length((GStrv)signers) > 1 ? " and others" : "", m->n_parts + 3);
+		ostick_bundle_get_ref(bundle), ostick_bundle_get_version(bundle),
+		ostick_bundle_get_compatible(bundle), signers[0],
+		g_strv_length((GStrv)signers) > 1 ? " and others" : "",
+		ostick_bundle_get_n_parts(bundle) + 3);
 	return TRUE;
 }

@@ -98,6 +98,8 @@ exit_code_for_io_error(int code)
 		return OSTICK_EXIT_CANCELLED;
 	case G_IO_ERROR_BUSY:
 		return OSTICK_EXIT_BUSY;
+	case G_IO_ERROR_NOT_MOUNTED: /* provisioning a directory that is not its own filesystem */
+		return OSTICK_EXIT_USAGE;
 	default:
 		return OSTICK_EXIT_FAILURE;
 	}

@@ -2,36 +2,11 @@
  * text renderings of it (a TTY bar, a JSON line). Formatting only: the tools print. */
 #pragma once
 
+#include "ostick.h"
+
 #include <glib.h>
 
 G_BEGIN_DECLS
-
-typedef enum {
-	OSTICK_STAGE_VERIFY, /* signature and manifest */
-	OSTICK_STAGE_CHECK, /* policy: compatible, base, downgrade, space */
-	OSTICK_STAGE_APPLY, /* payload into the repo */
-	OSTICK_STAGE_COMMIT, /* completeness check, ref, transaction commit */
-	OSTICK_STAGE_DEPLOY, /* deployment, /etc merge, bootloader */
-	OSTICK_STAGE_CLEANUP, /* prune, keeping the rollback */
-	OSTICK_STAGE_GENERATE, /* bundler: static delta generation */
-	OSTICK_STAGE_ENCODE, /* bundler: part encoding (zstd) */
-	OSTICK_STAGE_PACK, /* bundler: hashing, signing, writing */
-	OSTICK_STAGE_DONE,
-} OstickStage;
-
-typedef struct {
-	OstickStage stage;
-	guint64 bytes_done;
-	guint64 bytes_total;
-	guint parts_done;
-	guint parts_total;
-	gint64 elapsed_us; /* since the operation started */
-} OstickProgress;
-
-typedef void (*OstickProgressFunc)(const OstickProgress *progress, gpointer user_data);
-
-/* "verify", "apply", ... */
-const char *ostick_stage_name(OstickStage stage);
 
 /* One terminal line (no newline) of at most @columns characters:
  * "apply  45% [#####.....] 120.3 MB / 267.0 MB  part 3/9  12.3 MB/s  ETA 0:12". (transfer full) */

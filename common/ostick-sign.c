@@ -455,6 +455,23 @@ ostick_keyring_free(OstickKeyring *keyring)
 	g_free(keyring);
 }
 
+gboolean
+ostick_keyring_write_pem(const OstickKeyring *keyring, const char *dir, GError **error)
+{
+	g_autofree gpointer *ids = (gpointer *)g_hash_table_get_keys_as_array(keyring->keys, NULL);
+	guint n = g_hash_table_size(keyring->keys);
+
+	for (guint i = 0; i < n; i++) {
+		g_autofree char *name = g_strconcat(ids[i], ".pem", NULL);
+		g_autofree char *path = g_build_filename(dir, name, NULL);
+
+		if (!write_key_file(
+			    path, 0644, g_hash_table_lookup(keyring->keys, ids[i]), FALSE, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
 guint
 ostick_keyring_get_size(const OstickKeyring *keyring)
 {

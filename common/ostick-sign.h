@@ -6,6 +6,7 @@
 #pragma once
 
 #include "ostick-format.h"
+#include "ostick.h"
 
 #include <glib.h>
 #include <openssl/evp.h>
@@ -48,15 +49,9 @@ gboolean ostick_signature_verify(EVP_PKEY *public_key, const OstickSignature *si
 gboolean ostick_keygen(OstickSigAlgorithm algorithm, const char *private_path,
 	const char *public_path, GError **error);
 
-/* The trusted public keys of a device. */
-typedef struct _OstickKeyring OstickKeyring;
-
-/* Loads every PEM public key from @path: a directory (its *.pem and *.pub files, one or more
- * keys each) or a single file. Files that hold no public key are skipped and remembered for
- * error messages. Fails (G_IO_ERROR) only if @path cannot be read. (transfer full) */
-OstickKeyring *ostick_keyring_load(const char *path, GError **error);
-void ostick_keyring_free(OstickKeyring *keyring);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(OstickKeyring, ostick_keyring_free)
+/* The trusted public keys of a device: OstickKeyring, ostick_keyring_load() and
+ * ostick_keyring_free() are public (ostick.h). Files that hold no public key are skipped and
+ * remembered for error messages. */
 
 guint ostick_keyring_get_size(const OstickKeyring *keyring);
 /* The key with @key_id, or NULL. (transfer none): valid while @keyring lives. */
@@ -67,6 +62,10 @@ EVP_PKEY *ostick_keyring_lookup(
  * key, and every signature by a trusted key verifies; signatures by other keys or with unknown
  * algorithms are ignored. On success @out_key_ids (optional) receives the hex IDs of the keys
  * that verified (transfer full). Error: OSTICK_ERROR_SIGNATURE. */
+/* Writes every key of @keyring as a new PEM file "<hex key ID>.pem" (mode 0644) into the
+ * directory @dir: the keyring as loaded, without the files a reader skipped. */
+gboolean ostick_keyring_write_pem(const OstickKeyring *keyring, const char *dir, GError **error);
+
 gboolean ostick_keyring_verify(const OstickKeyring *keyring, const OstickSignature *sigs,
 	guint n_sigs, const guint8 *msg, gsize len, GStrv *out_key_ids, GError **error);
 

@@ -15,7 +15,7 @@ BUILD_PKGS="make gcc libc6-dev pkg-config libglib2.0-dev libostree-dev libarchiv
 	libssl-dev libzstd-dev libudev-dev libjson-glib-dev"
 # ostree/openssl/tar/xxd/prove drive the integration tests; mkfs.* and losetup make stick and
 # sysroot images; udevadm and systemd-analyze check the rule and units.
-CHECK_PKGS="$BUILD_PKGS ostree openssl tar xz-utils zstd xxd perl util-linux mount
+CHECK_PKGS="$BUILD_PKGS g++ ostree openssl tar xz-utils zstd xxd perl util-linux mount
 	e2fsprogs dosfstools exfatprogs udev systemd clang-format python3 gdb"
 FUZZ_PKGS="$BUILD_PKGS clang libclang-rt-14-dev tar"
 DEMO_PKGS="$BUILD_PKGS ostree e2fsprogs util-linux mount"

@@ -47,7 +47,7 @@ PY
 }
 
 # progress_check DESCRIPTION FILE: FILE's lines starting with { are all JSON objects; progress
-# events come in the order verify, check, apply, deploy, cleanup, done (each at least once);
+# events come in the order verify, check, apply, commit, deploy, cleanup, done (each at least once);
 # the last JSON line is the result, outcome installed, exit code 0; with JSON on stdout, every
 # stdout line is JSON (the human summary goes to stderr).
 progress_check() {
@@ -58,7 +58,7 @@ events = [json.loads(l) for l in lines]
 assert events, "no JSON lines"
 assert all(isinstance(e, dict) for e in events), "a line is not an object"
 stages = [e["stage"] for e in events if e.get("event") == "progress"]
-order = ["verify", "check", "apply", "deploy", "cleanup", "done"]
+order = ["verify", "check", "apply", "commit", "deploy", "cleanup", "done"]
 firsts = [stages.index(s) if s in stages else None for s in order]
 assert None not in firsts, "missing stages: %r in %r" % (order, stages)
 assert firsts == sorted(firsts), "stages out of order: %r" % stages
@@ -128,7 +128,7 @@ cp "$D1/etc/ostick-demo/demo.conf" "$TEST_TMP/demo.conf.local"
 check_exit 0 "install the 2.0 delta with --progress=json: exit 0" \
 	"$APPLY" install $(apply_args "$SR" "$K") --progress=json "$B/v2.ostick"
 cp "$TEST_TMP/stdout" "$TEST_TMP/progress.out"
-progress_check "... stdout: only JSON lines: verify, check, apply, deploy, cleanup, done, result" \
+progress_check "... stdout: only JSON lines: verify, check, apply, commit, deploy, cleanup, done, result" \
 	"$TEST_TMP/progress.out"
 check_eq "... with JSON on stdout, the human summary goes to stderr" \
 	"installed $SAMPLE_OS 2.0 (${V2:0:12}) over 1.0; it boots at the next restart" \
@@ -261,7 +261,7 @@ check_exit 0 "--fd 5 (v2-full, fresh device) --progress-fd 7: exit 0" \
 check_match "... says 2.0 installed over nothing" \
 	"^installed $SAMPLE_OS 2\.0 \(${V2:0:12}\) over nothing" "$TEST_TMP/stdout"
 check "... no JSON on stdout" bash -c '! grep -q "^{" "$1"' _ "$TEST_TMP/stdout"
-progress_check "... fd 7: JSON lines verify, check, apply, deploy, cleanup, done, then the result" \
+progress_check "... fd 7: JSON lines verify, check, apply, commit, deploy, cleanup, done, then the result" \
 	"$TEST_TMP/fd7"
 check "... fd 7 has nothing but JSON lines" bash -c '! grep -qv "^{" "$1"' _ "$TEST_TMP/fd7"
 check_eq "... admin status: only 2.0" "$V2.0" "$(deployed "$SR")"

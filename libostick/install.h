@@ -2,6 +2,8 @@
  * the USB handler. Never prints; reports through the progress callback and the result. */
 #pragma once
 
+#include "deploy.h"
+#include "ostick-bundle-reader.h"
 #include "ostick-progress.h"
 #include "ostick-sign.h"
 
@@ -9,15 +11,8 @@
 
 G_BEGIN_DECLS
 
-typedef enum {
-	OSTICK_OUTCOME_FAILED,
-	OSTICK_OUTCOME_INSTALLED,
-	OSTICK_OUTCOME_ALREADY_INSTALLED,
-	OSTICK_OUTCOME_VERIFIED, /* verify only: everything checked, it would install */
-	OSTICK_OUTCOME_APPLICABLE, /* probe only: signature and fit checked, payload not read */
-} OstickOutcome;
-
-typedef struct {
+/* The public OstickInstallOptions (ostick.h), whose setters fill these fields. */
+struct _OstickInstallOptions {
 	const char *sysroot; /* "/" on a device */
 	const char *os; /* NULL: the booted deployment's OS */
 	const char *compatible; /* this device's compatible string */
@@ -29,32 +24,19 @@ typedef struct {
 	gboolean record; /* keep the outcome for `status` (var/lib/ostick/last-result) */
 	OstickProgressFunc progress;
 	gpointer progress_data;
-} OstickInstallOptions;
-
-typedef struct {
-	OstickOutcome outcome;
-	char *os;
-	char *from_version; /* the default deployment before, if any */
-	char *from_commit;
-	char *to_version;
-	char *to_commit;
-	char *ref;
-	char *compatible;
-	guint64 target_timestamp;
-	guint64 bytes_read;
-	guint64 peak_staging;
-	gint64 duration_us;
-	char *warning; /* installed, but something after the switch failed (cleanup) */
-} OstickInstallResult;
-
-void ostick_install_result_clear(OstickInstallResult *result);
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(OstickInstallResult, ostick_install_result_clear)
+	const OstickDeployOptions *deploy; /* NULL: libostree's defaults (inherit kernel args) */
+	char *owned_strings[3]; /* what the public setters copied */
+};
 
 /* Runs the pipeline on the bundle read sequentially from @fd (borrowed). On success
  * @result->outcome says what happened; on failure @result holds what was known (versions). */
 gboolean ostick_install(int fd, const OstickInstallOptions *options, OstickInstallResult *result,
 	GCancellable *cancellable, GError **error);
 
-const char *ostick_outcome_name(OstickOutcome outcome);
+/* The pipeline after the signature: @reader has verified it; @device is open (and locked, unless
+ * verifying only). For provisioning, which has to verify before it lays out the device. */
+gboolean ostick_install_verified(OstickDevice *device, OstickBundleReader *reader,
+	const OstickInstallOptions *options, OstickInstallResult *result, GCancellable *cancellable,
+	GError **error);
 
 G_END_DECLS

@@ -186,6 +186,8 @@ apply_all(OstreeRepo *repo, OstickBundleReader *reader, const OstickSuperblock *
 	}
 	sink.state.parts_done = m->n_parts;
 	emit(&sink);
+	sink.state.stage = OSTICK_STAGE_COMMIT;
+	emit(&sink);
 	/* Clear the partial mark first: traversing a commit marked partial skips missing
 	 * dirtrees. Inside the transaction nothing is visible yet, so a crash here is harmless. */
 	if (!ostick_bundle_reader_finish(reader, error) ||

@@ -216,19 +216,23 @@ make_origin(OstickDevice *device, const OstickManifest *manifest)
 
 gboolean
 ostick_device_deploy(OstickDevice *device, const OstickManifest *manifest,
-	GCancellable *cancellable, GError **error)
+	const OstickDeployOptions *options, GCancellable *cancellable, GError **error)
 {
 	g_autoptr(GKeyFile) origin = make_origin(device, manifest);
 	g_autoptr(OstreeDeployment) deployment = NULL;
 	g_autofree char *bootloader = ostick_device_get_bootloader(device);
-	/* No override_kernel_argv: libostree inherits the merge deployment's arguments. */
-	OstreeSysrootDeployTreeOpts opts = {0};
+	/* Without override_kernel_argv libostree inherits the merge deployment's arguments. */
+	OstreeSysrootDeployTreeOpts opts = {
+		.override_kernel_argv = options ? (char **)options->kargs : NULL};
 
 	if (strcmp(bootloader, "uboot") == 0 && !ensure_uboot_env(device, error))
 		return FALSE;
 	if (!ostree_sysroot_deploy_tree_with_options(device->sysroot, device->os, manifest->target,
 		    origin, device->merge, &opts, &deployment, cancellable, error))
 		return g_prefix_error(error, "deploying %.12s: ", manifest->target), FALSE;
+	if (options && options->prepare &&
+		!options->prepare(device, deployment, options->prepare_data, error))
+		return FALSE;
 	/* Keeps the booted (or merge) deployment as rollback. NO_CLEAN: libostree's own cleanup
 	 * runs after the bootloader switch, and its failure would report a live deployment as
 	 * failed; once the switch is done, the install is. */

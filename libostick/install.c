@@ -29,6 +29,8 @@ ostick_outcome_name(OstickOutcome outcome)
 		return "verified";
 	case OSTICK_OUTCOME_APPLICABLE:
 		return "applicable";
+	case OSTICK_OUTCOME_PROVISIONED:
+		return "provisioned";
 	default:
 		return "failed";
 	}
@@ -81,19 +83,25 @@ note_manifest(Run *run, const OstickManifest *m)
 	run->result->target_timestamp = m->target_timestamp;
 }
 
-/* Signature first, then the manifest, then whether it fits: all before any write. */
+/* Signature first, then the manifest: before anything else of the bundle is parsed. */
 static gboolean
-verify_and_check(Run *run, gboolean *out_installed, GError **error)
+verify_signature(Run *run, GError **error)
+{
+	emit_stage(run, OSTICK_STAGE_VERIFY);
+	if (!ostick_bundle_reader_verify(run->reader, run->options->keyring, error))
+		return FALSE;
+	note_manifest(run, ostick_bundle_reader_get_manifest(run->reader));
+	return TRUE;
+}
+
+/* Whether it fits: all before any write. */
+static gboolean
+check_fit(Run *run, gboolean *out_installed, GError **error)
 {
 	const OstickInstallOptions *o = run->options;
 	OstickPolicy policy = {o->compatible, o->allow_downgrade};
-	const OstickManifest *m;
+	const OstickManifest *m = ostick_bundle_reader_get_manifest(run->reader);
 
-	emit_stage(run, OSTICK_STAGE_VERIFY);
-	if (!ostick_bundle_reader_verify(run->reader, o->keyring, error))
-		return FALSE;
-	m = ostick_bundle_reader_get_manifest(run->reader);
-	note_manifest(run, m);
 	emit_stage(run, OSTICK_STAGE_CHECK);
 	if (!ostick_policy_check_fit(run->device, m, &policy, out_installed, error))
 		return FALSE;
@@ -152,7 +160,7 @@ apply_and_deploy(Run *run, const OstickSuperblock *sb, GError **error)
 	if (run->options->no_deploy)
 		return TRUE;
 	emit_stage(run, OSTICK_STAGE_DEPLOY);
-	if (!ostick_device_deploy(run->device, m, run->cancellable, error)) {
+	if (!ostick_device_deploy(run->device, m, run->options->deploy, run->cancellable, error)) {
 		/* Discard first: on a full disk the freed checkout is the room the ref needs. */
 		ostick_device_discard_failed_deploy(run->device);
 		restore_ref(run->device->repo, m->ref, old_commit);
@@ -164,14 +172,14 @@ apply_and_deploy(Run *run, const OstickSuperblock *sb, GError **error)
 	return TRUE;
 }
 
+/* Everything after the signature verified. */
 static gboolean
-run_pipeline(Run *run, int fd, GError **error)
+run_verified(Run *run, GError **error)
 {
 	const OstickSuperblock *sb;
 	gboolean installed = FALSE;
 
-	run->reader = ostick_bundle_reader_new(fd, run->cancellable, error);
-	if (run->reader == NULL || !verify_and_check(run, &installed, error))
+	if (!check_fit(run, &installed, error))
 		return FALSE;
 	if (installed) {
 		run->result->outcome = OSTICK_OUTCOME_ALREADY_INSTALLED;
@@ -197,33 +205,69 @@ run_pipeline(Run *run, int fd, GError **error)
 	return TRUE;
 }
 
+static gboolean
+writes(const OstickInstallOptions *options)
+{
+	return !options->verify_only && !options->probe_only;
+}
+
+/* Records and reports the end of @run; returns @ok, with @local_error moved to @error. */
+static gboolean
+finish(Run *run, gboolean ok, GError *local_error, GError **error)
+{
+	OstickInstallResult *result = run->result;
+
+	if (run->reader != NULL)
+		result->bytes_read = ostick_bundle_reader_get_bytes_read(run->reader);
+	result->duration_us = g_get_monotonic_time() - run->start_us;
+	if (run->options->record && writes(run->options))
+		ostick_state_record(run->device, result, local_error);
+	if (ok)
+		emit_stage(run, OSTICK_STAGE_DONE);
+	else
+		g_propagate_error(error, local_error);
+	return ok;
+}
+
+gboolean
+ostick_install_verified(OstickDevice *device, OstickBundleReader *reader,
+	const OstickInstallOptions *options, OstickInstallResult *result, GCancellable *cancellable,
+	GError **error)
+{
+	Run run = {options, result, device, reader, g_get_monotonic_time(), cancellable};
+	GError *local_error = NULL;
+	gboolean ok;
+
+	g_return_val_if_fail(ostick_bundle_reader_is_verified(reader), FALSE);
+	result->outcome = OSTICK_OUTCOME_FAILED;
+	note_device(&run);
+	note_manifest(&run, ostick_bundle_reader_get_manifest(reader));
+	ok = run_verified(&run, &local_error);
+	return finish(&run, ok, local_error, error);
+}
+
 gboolean
 ostick_install(int fd, const OstickInstallOptions *options, OstickInstallResult *result,
 	GCancellable *cancellable, GError **error)
 {
 	Run run = {options, result, NULL, NULL, g_get_monotonic_time(), cancellable};
-	g_autoptr(GError) local_error = NULL;
-	gboolean writes = !options->verify_only && !options->probe_only;
+	g_autoptr(OstickDevice) device = NULL;
+	g_autoptr(OstickBundleReader) reader = NULL;
+	GError *local_error = NULL;
 	gboolean ok;
 
 	g_return_val_if_fail(options->keyring != NULL, FALSE);
 	result->outcome = OSTICK_OUTCOME_FAILED;
 
-	run.device = ostick_device_open(options->sysroot, options->os, writes, cancellable, error);
-	if (run.device == NULL)
+	device = ostick_device_open(
+		options->sysroot, options->os, writes(options), cancellable, error);
+	if (device == NULL)
 		return FALSE;
+	run.device = device;
 	note_device(&run);
-	ok = run_pipeline(&run, fd, &local_error);
-	if (run.reader != NULL)
-		result->bytes_read = ostick_bundle_reader_get_bytes_read(run.reader);
-	result->duration_us = g_get_monotonic_time() - run.start_us;
-	if (options->record && writes)
-		ostick_state_record(run.device, result, local_error);
-	if (ok)
-		emit_stage(&run, OSTICK_STAGE_DONE);
-	g_clear_pointer(&run.reader, ostick_bundle_reader_free);
-	ostick_device_free(run.device);
-	if (!ok)
-		g_propagate_error(error, g_steal_pointer(&local_error));
-	return ok;
+	reader = ostick_bundle_reader_new(fd, cancellable, &local_error);
+	run.reader = reader;
+	ok = reader != NULL && verify_signature(&run, &local_error) &&
+	     run_verified(&run, &local_error);
+	return finish(&run, ok, local_error, error);
 }

@@ -33,6 +33,17 @@ typedef struct {
 	OstreeDeployment *merge; /* libostree's merge deployment (booted, else default) */
 } OstickDevice;
 
+/* Called on a new deployment's checkout, before the boot configuration that makes it live is
+ * written: the last moment to change its /etc. */
+typedef gboolean (*OstickDeploymentPrepareFunc)(
+	OstickDevice *device, OstreeDeployment *deployment, gpointer user_data, GError **error);
+
+typedef struct {
+	const char *const *kargs; /* the kernel arguments; NULL: the merge deployment's */
+	OstickDeploymentPrepareFunc prepare; /* optional */
+	gpointer prepare_data;
+} OstickDeployOptions;
+
 /* Opens and loads the sysroot at @path. With @lock, takes libostree's sysroot lock (one
  * ostick/ostree operation at a time device-wide): OSTICK_ERROR_BUSY if it is held. @os may be
  * NULL: then the booted deployment's OS. (transfer full) */
@@ -53,11 +64,12 @@ GPtrArray *ostick_device_list(OstickDevice *device);
 char *ostick_device_get_bootloader(OstickDevice *device);
 
 /* Deploys @target as the new default of the device's OS, merging /etc from the merge deployment
-  * and inheriting its kernel arguments; writes the bootloader configuration, keeping the booted
- * or merge deployment as rollback. The origin records @manifest's ref and version. Once it
+ * and inheriting its kernel arguments; writes the bootloader configuration, keeping the booted
+ * or merge deployment as rollback. The origin records @manifest's ref and version. @options
+ * (optional) override the kernel arguments and add a last step on the checkout. Once it
  * returned TRUE the device boots @target: call ostick_device_cleanup() afterwards. */
 gboolean ostick_device_deploy(OstickDevice *device, const OstickManifest *manifest,
-	GCancellable *cancellable, GError **error);
+	const OstickDeployOptions *options, GCancellable *cancellable, GError **error);
 
 /* After a successful ostick_device_deploy(): removes deployments beyond the rollback, their
  * boot files, and objects nothing references any more. Failure is only worth a warning. */
