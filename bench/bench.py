@@ -842,6 +842,7 @@ def install_phase(ctx, cases, known_cases, labels, reps, results):
             for v in rotated(["stock"] + labels, rep):
                 results.setdefault(case_name, {}).setdefault(v, []).append(
                     run_install(ctx, case_name, case, v, rep))
+    shutil.rmtree(img_dir)  # the templates are made again by every run
 
 
 def write_results(path, meta, summ, rows, results):
