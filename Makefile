@@ -23,12 +23,16 @@ BUNDLER_PKGS := $(COMMON_PKGS)
 APPLIER_PKGS := $(COMMON_PKGS) libudev
 ALL_PKGS := $(sort $(BUNDLER_PKGS) $(APPLIER_PKGS))
 
-# Fail early, naming the missing module, unless only asking for help or cleaning.
-ifeq ($(filter help clean format format-check deps-%,$(MAKECMDGOALS))$(if $(MAKECMDGOALS),,x),x)
-MISSING_PKGS := $(foreach p,$(ALL_PKGS),$(if $(shell $(PKG_CONFIG) --exists $(p) && echo y),,$(p)))
+# Fail early, naming the missing module, unless only asking for help, cleaning or formatting.
+# (Goals that install their packages first, check demo asan e2e bench fuzz, check again in the
+# make they run after that.)
+NO_BUILD_GOALS := help clean format format-check deps-build deps-check deps-demo deps-e2e deps-fuzz
+ifneq ($(if $(MAKECMDGOALS),$(filter-out $(NO_BUILD_GOALS),$(MAKECMDGOALS)),all),)
+MISSING_PKGS := $(strip $(foreach p,$(ALL_PKGS),$(if $(shell $(PKG_CONFIG) --exists $(p) && \
+	echo y),,$(p))))
 endif
 ifneq ($(MISSING_PKGS),)
-ifeq ($(filter check demo asan e2e bench,$(MAKECMDGOALS)),)
+ifeq ($(filter check demo asan e2e bench fuzz,$(MAKECMDGOALS)),)
 $(error pkg-config cannot find: $(MISSING_PKGS). Run `scripts/deps.sh build` (as root it installs them))
 endif
 endif
@@ -95,6 +99,8 @@ LIBOSTICK_A := $(BUILDDIR)/libostick.a
 LIBOSTICK_SONAME := libostick.so.0
 LIBOSTICK_SO := $(BUILDDIR)/$(LIBOSTICK_SONAME)
 LIB_PKGS := $(COMMON_PKGS)
+PC_DIR := $(BUILDDIR)/pkgconfig
+PC_FILES := $(PC_DIR)/ostick.pc $(PC_DIR)/ostick-uninstalled.pc
 LIB_LIBS := $(shell $(PKG_CONFIG) --libs $(LIB_PKGS) 2>/dev/null)
 LIBBUNDLER := $(BUILDDIR)/libbundler.a
 LIBAPPLIER := $(BUILDDIR)/libapplier.a
@@ -159,9 +165,13 @@ $(BUILDDIR)/tests/helpers/%: $(BUILDDIR)/tests/helpers/%.o $(LIBAPPLIER) $(LIBBU
 
 # pkg-config files: ostick.pc for `make install`, ostick-uninstalled.pc for this build tree
 # (pkg-config prefers it when PKG_CONFIG_PATH names $(BUILDDIR)/pkgconfig).
-PC_DIR := $(BUILDDIR)/pkgconfig
-PC_FILES := $(PC_DIR)/ostick.pc $(PC_DIR)/ostick-uninstalled.pc
-$(PC_DIR)/ostick.pc: libostick/ostick.pc.in Makefile
+# Regenerated when the install paths change (`make install PREFIX=/usr` after a plain `make`).
+PATHS_STAMP := $(BUILDDIR)/.paths
+PATHS_NOW := $(LIBDIR) $(INCLUDEDIR)
+$(PATHS_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(PATHS_NOW)' | cmp -s - $@ || echo '$(PATHS_NOW)' > $@
+$(PC_DIR)/ostick.pc: libostick/ostick.pc.in Makefile $(PATHS_STAMP)
 	@mkdir -p $(@D)
 	$(Q)sed -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 		-e 's|@VERSION@|$(OSTICK_VERSION)|' -e 's|@REQUIRES_PRIVATE@|$(LIB_PKGS)|' $< > $@
@@ -232,7 +242,7 @@ bench:
 	$(Q)OSTICK_BUILDDIR=$(abspath $(BUILDDIR)) python3 bench/bench.py
 
 ## install-lib: install libostick (shared and static), ostick.h and ostick.pc (DESTDIR, LIBDIR)
-install-lib: all
+install-lib: all $(PC_FILES)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0755 $(LIBOSTICK_SO) $(DESTDIR)$(LIBDIR)/$(LIBOSTICK_SONAME)
 	ln -sf $(LIBOSTICK_SONAME) $(DESTDIR)$(LIBDIR)/libostick.so
