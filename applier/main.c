@@ -33,7 +33,7 @@ print_usage(FILE *out)
 		"\n'ostick-apply COMMAND --help' shows a command's options.\n"
 		"Exit codes: 0 installed or already installed, 1 failure, 2 usage or "
 		"configuration,\n3 not for this device, 4 not authentic or corrupt, 5 no space, "
-		"6 busy,\n7 not found, 10 interrupted.\n");
+		"6 busy,\n7 not found, 9 storage not blank (provision), 10 interrupted.\n");
 }
 
 static const Command *

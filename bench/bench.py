@@ -736,7 +736,7 @@ def parse_args():
                                                      os.path.join(BENCH_DIR, "work")))
     ap.add_argument("--builddir", default=os.environ.get("OSTICK_BUILDDIR",
                                                          os.path.join(SRC_DIR, "build")))
-    ap.add_argument("--part-mb", type=int, default=int(os.environ.get("BENCH_PART_MB", "32")),
+    ap.add_argument("--part-mb", type=int, default=int(os.environ.get("BENCH_PART_MB", "16")),
                     help="max part size (ostick --max-part-size = ostree --max-chunk-size)")
     ap.add_argument("--zstd-levels", default=os.environ.get("BENCH_ZSTD_LEVELS", ""),
                     help="extra zstd levels to bench besides the default, e.g. '3 19'")

@@ -5,6 +5,7 @@
 #include "ostick-error.h"
 #include "ostick-file.h"
 #include "ostick-hash.h"
+#include "ostick-xz.h"
 #include "ostick-zstd.h"
 
 #include <errno.h>
@@ -452,6 +453,33 @@ stage_chunk(const guint8 *data, gsize len, gpointer user_data, GError **error)
 	return ostick_write_all(staging->fd, data, len, error);
 }
 
+typedef struct {
+	int member_fd;
+	guint64 released;
+} DiscardSink;
+
+static gboolean
+discard(const guint8 *data, gsize len, gpointer user_data, GError **error)
+{
+	DiscardSink *d = user_data;
+
+	ostick_release_consumed(d->member_fd, &d->released);
+	return TRUE;
+}
+
+static gboolean
+decode_xz_to_nothing(OstickBundleReader *reader, guint index, int member_fd, GError **error)
+{
+	DiscardSink d = {member_fd, 0};
+	OstickDeltaPartInfo info;
+
+	ostick_superblock_get_part(reader->superblock, index, &info);
+	return ostick_xz_decode_part(member_fd,
+		ostick_xz_payload_bound(
+			reader->manifest->parts[index].decoded_size, info.n_objects),
+		discard, &d, NULL, reader->cancellable, error);
+}
+
 gboolean
 ostick_bundle_reader_check_part(OstickBundleReader *reader, guint index, OstickChunkFunc sink,
 	gpointer user_data, const char *tmp_dir, GError **error)
@@ -465,8 +493,6 @@ ostick_bundle_reader_check_part(OstickBundleReader *reader, guint index, OstickC
 	g_return_val_if_fail(reader->state == STATE_SUPERBLOCK, FALSE);
 	g_return_val_if_fail(index < reader->manifest->n_parts, FALSE);
 	part = &reader->manifest->parts[index];
-	if (!g_str_equal(part->encoding, OSTICK_ENCODING_ZSTD))
-		return ostick_bundle_reader_read_part(reader, index, sink, user_data, error);
 	dir_fd = open(tmp_dir ? tmp_dir : g_get_tmp_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir_fd < 0)
 		return ostick_throw_errno(error, "%s", tmp_dir ? tmp_dir : g_get_tmp_dir());
@@ -474,13 +500,15 @@ ostick_bundle_reader_check_part(OstickBundleReader *reader, guint index, OstickC
 	null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (member_fd < 0 || null_fd < 0)
 		return member_fd < 0 ? FALSE : ostick_throw_errno(error, "/dev/null");
-	/* The decoder sees the member only once its hash matched (FORMAT.md §5.5). */
+	/* The decoder sees the member only once its hash matched (FORMAT.md §5.4, §5.5). */
 	if (!ostick_bundle_reader_read_part(reader, index, stage_chunk, &staging, error))
 		return FALSE;
 	if (lseek(member_fd, 0, SEEK_SET) < 0)
 		return ostick_throw_errno(error, "staging part %u", index);
-	if (!ostick_zstd_decode_fd(
-		    member_fd, null_fd, part->payload_size, reader->cancellable, error))
+	if (!(g_str_equal(part->encoding, OSTICK_ENCODING_ZSTD)
+			    ? ostick_zstd_decode_fd(member_fd, null_fd, part->payload_size, TRUE,
+				      reader->cancellable, error)
+			    : decode_xz_to_nothing(reader, index, member_fd, error)))
 		return g_prefix_error(error, "part %u: ", index), FALSE;
 	return TRUE;
 }

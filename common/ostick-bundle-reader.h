@@ -63,10 +63,11 @@ const OstickSuperblock *ostick_bundle_reader_read_superblock(
 gboolean ostick_bundle_reader_read_part(OstickBundleReader *reader, guint index,
 	OstickChunkFunc sink, gpointer user_data, GError **error);
 
-/* Like ostick_bundle_reader_read_part(), and then checks what an install would: a zstd part is
+/* Like ostick_bundle_reader_read_part(), and then checks what an install would: the part is
  * staged in an anonymous file in @tmp_dir (NULL: the temporary directory) once its hash matched,
- * and decoded into nothing, bounded by its payload-size (FORMAT.md §5.5). For verification
- * without applying. Errors: those of read_part, and OSTICK_ERROR_CORRUPT for a bad frame. */
+ * and decoded into nothing, within its bound (zstd: its payload-size, FORMAT.md §5.5; ostree-xz:
+ * §5.4). For verification without applying. Errors: those of read_part, and
+ * OSTICK_ERROR_CORRUPT for a part that does not decode within its bound. */
 gboolean ostick_bundle_reader_check_part(OstickBundleReader *reader, guint index,
 	OstickChunkFunc sink, gpointer user_data, const char *tmp_dir, GError **error);
 

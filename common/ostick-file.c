@@ -201,3 +201,21 @@ ostick_rm_rf(const char *path, GError **error)
 		return ostick_throw_errno(error, "removing %s", path);
 	return TRUE;
 }
+
+#define RELEASE_STEP (1024 * 1024)
+
+void
+ostick_release_consumed(int fd, guint64 *released)
+{
+	off_t pos = lseek(fd, 0, SEEK_CUR);
+	guint64 end;
+
+	if (pos < 0)
+		return;
+	end = (guint64)pos / RELEASE_STEP * RELEASE_STEP;
+	if (end <= *released)
+		return;
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)*released,
+		    (off_t)(end - *released)) == 0)
+		*released = end;
+}

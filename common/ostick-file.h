@@ -38,4 +38,10 @@ int ostick_open_anonymous_tmpfile(int dir_fd, GError **error);
 /* Removes @path and everything below it (not following symlinks). Missing is fine. */
 gboolean ostick_rm_rf(const char *path, GError **error);
 
+/* For a staged input being decoded: frees the blocks of @fd before its current offset (what the
+ * decoder has read), from *@released on, in steps of 1 MiB, and advances *@released. The
+ * staging then holds the decoded output and only the rest of the input. Best effort: on a
+ * filesystem that cannot punch holes the blocks stay. */
+void ostick_release_consumed(int fd, guint64 *released);
+
 G_END_DECLS

@@ -144,8 +144,8 @@ decode_buffer(Decoder *d, ZSTD_inBuffer *in, size_t *out_left, GError **error)
 }
 
 gboolean
-ostick_zstd_decode_fd(
-	int in_fd, int out_fd, guint64 expected_size, GCancellable *cancellable, GError **error)
+ostick_zstd_decode_fd(int in_fd, int out_fd, guint64 expected_size, gboolean release_input,
+	GCancellable *cancellable, GError **error)
 {
 	g_autoptr(ZSTD_DCtx) dctx = ZSTD_createDCtx();
 	gsize in_size = ZSTD_DStreamInSize();
@@ -153,6 +153,7 @@ ostick_zstd_decode_fd(
 	g_autofree guint8 *out_buf = g_malloc(ZSTD_DStreamOutSize());
 	Decoder d = {dctx, out_fd, expected_size, 0, out_buf, ZSTD_DStreamOutSize()};
 	size_t left = 1;
+	guint64 released = 0;
 
 	/* The window bounds the decoder's memory: refuse frames asking for more. */
 	if (ZSTD_isError(
@@ -173,6 +174,8 @@ ostick_zstd_decode_fd(
 		in.size = n;
 		if (!decode_buffer(&d, &in, &left, error))
 			return FALSE;
+		if (release_input)
+			ostick_release_consumed(in_fd, &released);
 		if (left == 0 && in.pos < in.size)
 			return ostick_throw(error, OSTICK_ERROR_CORRUPT,
 				"zstd part: bytes after the end of the frame");

@@ -27,8 +27,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(OstickZstdWriter, ostick_zstd_writer_free)
  * output to @out_fd. The output must be exactly @expected_size bytes and the input exactly one
  * frame: anything else (more output, less, trailing bytes, a window over the limit) is
  * OSTICK_ERROR_CORRUPT, found before more than @expected_size bytes are written. Memory is
- * bounded by the frame's window. G_IO_ERROR on I/O failure or cancellation. */
-gboolean ostick_zstd_decode_fd(
-	int in_fd, int out_fd, guint64 expected_size, GCancellable *cancellable, GError **error);
+ * bounded by the frame's window. With @release_input, the input's blocks are freed as they are
+ * read (ostick_release_consumed()). G_IO_ERROR on I/O failure or cancellation. */
+gboolean ostick_zstd_decode_fd(int in_fd, int out_fd, guint64 expected_size, gboolean release_input,
+	GCancellable *cancellable, GError **error);
 
 G_END_DECLS

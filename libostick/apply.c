@@ -13,8 +13,10 @@
 #include "ostick-cleanup.h"
 #include "ostick-error.h"
 #include "ostick-file.h"
+#include "ostick-xz.h"
 #include "ostick-zstd.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -68,6 +70,28 @@ classify_error(GError **error)
 	return FALSE;
 }
 
+/* The part's bytes are the signed ones, decoded within their bounds: when libostree cannot
+ * execute them, the bundle is broken (exit 4; a USB handler then tries another copy), unless
+ * the system failed: a full disk, cancellation, an I/O error, permissions. */
+static gboolean
+classify_execution_error(GError **error)
+{
+	static const GIOErrorEnum system_codes[] = {G_IO_ERROR_NO_SPACE, G_IO_ERROR_CANCELLED,
+		G_IO_ERROR_PERMISSION_DENIED, G_IO_ERROR_READ_ONLY, G_IO_ERROR_BUSY,
+		G_IO_ERROR_TOO_MANY_OPEN_FILES};
+	GError *e = error ? *error : NULL;
+
+	if (e == NULL || e->domain != G_IO_ERROR || strstr(e->message, g_strerror(EIO)) != NULL)
+		return FALSE;
+	for (guint i = 0; i < G_N_ELEMENTS(system_codes); i++) {
+		if (e->code == (gint)system_codes[i])
+			return FALSE;
+	}
+	e->domain = OSTICK_ERROR;
+	e->code = OSTICK_ERROR_CORRUPT;
+	return FALSE;
+}
+
 static gboolean
 execute_staged(OstreeRepo *repo, int fd, guint index, GCancellable *cancellable, GError **error)
 {
@@ -77,26 +101,91 @@ execute_staged(OstreeRepo *repo, int fd, guint index, GCancellable *cancellable,
 	/* skip_validation=FALSE: TRUE writes nothing but the commit in libostree 2022.7. */
 	if (!ostree_repo_static_delta_execute_offline(repo, file, FALSE, cancellable, error)) {
 		g_prefix_error(error, "applying part %u: ", index);
-		return classify_error(error);
+		classify_error(error);
+		return classify_execution_error(error);
 	}
 	return TRUE;
 }
 
-/* ostree-xz: the member is libostree's part file, the (yay) value of an inline part,
- * compression byte first: it goes into place as it is read. */
+/* Stages part @index's member, hash-checked, in its own anonymous file at offset 0. */
+static int
+stage_member(int tmp_dfd, OstickBundleReader *reader, guint index, PartSink *sink, GError **error)
+{
+	g_auto(OstickFd) member_fd = ostick_open_anonymous_tmpfile(tmp_dfd, error);
+
+	if (member_fd < 0)
+		return -1;
+	sink->fd = member_fd;
+	if (!ostick_bundle_reader_read_part(reader, index, write_chunk, sink, error))
+		return -1;
+	if (lseek(member_fd, 0, SEEK_SET) < 0)
+		return ostick_throw_errno(error, "staging part %u", index), -1;
+	return ostick_steal_fd(&member_fd);
+}
+
+typedef struct {
+	int fd;
+	int member_fd; /* its blocks are freed as the decoder reads them */
+	guint64 released;
+} DecodeSink;
+
 static gboolean
-stage_stock_part(int fd, OstickBundleReader *reader, const OstickSuperblock *sb, guint index,
-	PartSink *sink, GError **error)
+write_decoded(const guint8 *data, gsize len, gpointer user_data, GError **error)
+{
+	DecodeSink *out = user_data;
+
+	ostick_release_consumed(out->member_fd, &out->released);
+	return ostick_write_all(out->fd, data, len, error);
+}
+
+/* What staging held at most for a part: the decoded file, what was left of the member (its
+ * blocks are freed as they are decoded, where the filesystem can punch holes), and one
+ * release step of slack. */
+static void
+note_peak_staging(PartSink *sink, int fd, int member_fd)
+{
+	struct stat part_st, member_st;
+
+	if (fstat(fd, &part_st) < 0 || fstat(member_fd, &member_st) < 0)
+		return;
+	sink->options->peak_staging = MAX(sink->options->peak_staging,
+		(guint64)part_st.st_size + (guint64)member_st.st_blocks * 512 + 1024 * 1024);
+}
+
+/* ostree-xz (FORMAT.md §5.4): decoded by ostick, not libostree, so that the output is bounded
+ * (libostree decodes a stream whole, whatever it holds) and goes to the repo's filesystem, not
+ * $TMPDIR. The payload length is known only at the end: the inline part's prefix does not
+ * depend on it (the superblock's offsets come after the value), and is checked again. */
+static gboolean
+stage_xz_part(int fd, int tmp_dfd, OstickBundleReader *reader, const OstickSuperblock *sb,
+	guint index, PartSink *sink, GError **error)
 {
 	const OstickMember *part = &ostick_bundle_reader_get_manifest(reader)->parts[index];
+	g_auto(OstickFd) member_fd = stage_member(tmp_dfd, reader, index, sink, error);
+	OstickDeltaPartInfo info;
 	g_autoptr(GBytes) prefix = NULL;
+	g_autoptr(GBytes) final_prefix = NULL;
 	g_autoptr(GBytes) suffix = NULL;
+	DecodeSink out = {fd, member_fd, 0};
+	guint64 bound, payload_size = 0;
 
-	ostick_superblock_layout_single_part(sb, index, part->size, &prefix, &suffix);
-	sink->fd = fd;
-	return write_bytes(fd, prefix, error) &&
-	       ostick_bundle_reader_read_part(reader, index, write_chunk, sink, error) &&
-	       write_bytes(fd, suffix, error);
+	if (member_fd < 0)
+		return FALSE;
+	ostick_superblock_get_part(sb, index, &info);
+	bound = ostick_xz_payload_bound(part->decoded_size, info.n_objects);
+	ostick_superblock_layout_single_part(sb, index, 1 + bound, &prefix, &suffix);
+	if (!write_bytes(fd, prefix, error) ||
+		!ostick_write_all(fd, OSTICK_DELTA_PART_UNCOMPRESSED, 1, error) ||
+		!ostick_xz_decode_part(member_fd, bound, write_decoded, &out, &payload_size,
+			sink->cancellable, error))
+		return g_prefix_error(error, "part %u: ", index), FALSE;
+	g_clear_pointer(&suffix, g_bytes_unref);
+	ostick_superblock_layout_single_part(sb, index, 1 + payload_size, &final_prefix, &suffix);
+	if (!g_bytes_equal(prefix, final_prefix))
+		return ostick_throw(error, OSTICK_ERROR_FORMAT,
+			"part %u: cannot lay out its inline form", index);
+	note_peak_staging(sink, fd, member_fd);
+	return write_bytes(fd, suffix, error);
 }
 
 /* zstd (FORMAT.md §5.5): no decoder may see a byte before its hash matched, so the member is
@@ -107,24 +196,20 @@ stage_zstd_part(int fd, int tmp_dfd, OstickBundleReader *reader, const OstickSup
 	guint index, PartSink *sink, GError **error)
 {
 	const OstickMember *part = &ostick_bundle_reader_get_manifest(reader)->parts[index];
-	g_auto(OstickFd) member_fd = ostick_open_anonymous_tmpfile(tmp_dfd, error);
+	g_auto(OstickFd) member_fd = stage_member(tmp_dfd, reader, index, sink, error);
 	g_autoptr(GBytes) prefix = NULL;
 	g_autoptr(GBytes) suffix = NULL;
 
 	if (member_fd < 0)
 		return FALSE;
-	sink->fd = member_fd;
-	if (!ostick_bundle_reader_read_part(reader, index, write_chunk, sink, error))
-		return FALSE;
 	ostick_superblock_layout_single_part(sb, index, 1 + part->payload_size, &prefix, &suffix);
-	if (lseek(member_fd, 0, SEEK_SET) < 0)
-		return ostick_throw_errno(error, "staging part %u", index);
 	if (!write_bytes(fd, prefix, error) ||
 		!ostick_write_all(fd, OSTICK_DELTA_PART_UNCOMPRESSED, 1, error) ||
 		!ostick_zstd_decode_fd(
-			member_fd, fd, part->payload_size, sink->cancellable, error) ||
+			member_fd, fd, part->payload_size, TRUE, sink->cancellable, error) ||
 		!write_bytes(fd, suffix, error))
 		return g_prefix_error(error, "part %u: ", index), FALSE;
+	note_peak_staging(sink, fd, member_fd);
 	return TRUE;
 }
 
@@ -135,19 +220,14 @@ apply_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader, const Osti
 	const OstickMember *part = &ostick_bundle_reader_get_manifest(reader)->parts[index];
 	gboolean zstd = g_str_equal(part->encoding, OSTICK_ENCODING_ZSTD);
 	g_auto(OstickFd) fd = ostick_open_anonymous_tmpfile(tmp_dfd, error);
-	struct stat st;
 
 	if (fd < 0)
 		return FALSE;
 	sink->state.parts_done = index;
 	if (!(zstd ? stage_zstd_part(fd, tmp_dfd, reader, sb, index, sink, error)
-		   : stage_stock_part(fd, reader, sb, index, sink, error)))
+		   : stage_xz_part(fd, tmp_dfd, reader, sb, index, sink, error)))
 		return classify_error(error);
-	/* Only now, hash verified, may libostree see the bytes. Peak staging: this file, and
-	 * beside it the zstd member, or libostree's decoded copy of an xz part. */
-	if (fstat(fd, &st) == 0)
-		sink->options->peak_staging = MAX(sink->options->peak_staging,
-			(guint64)st.st_size + (zstd ? part->size : part->decoded_size));
+	/* Only now, hash verified and decoded, may libostree see the bytes. */
 	return execute_staged(repo, fd, index, sink->cancellable, error);
 }
 

@@ -1384,8 +1384,8 @@ class Generator:
 
         def add(name, new_part, what):
             forged_sb = patch_part_header(sb, new_part=new_part)
-            self.add(name, "bomb", "v1", CORRUPT, 0,
-                     "decoded|decompress|larger|size|corrupt|incomplete",
+            self.add(name, "bomb", "v1", CORRUPT, CORRUPT,
+                     "decodes to more than [0-9]+ bytes, larger than its decoded size allows",
                      what + f" ({len(new_part)} bytes; superblock and manifest say {usize} "
                      "decoded)", self.forge(b, superblock=forged_sb, parts=[new_part]))
 

@@ -6,7 +6,7 @@
 # over a Unix socket, in small irregular chunks, and installs them: a full bundle, a tampered
 # one, a sender that dies midway, one that stalls until SIGTERM cancels, the delta, the delta
 # again. Every refusal leaves the device as it was. Last, the transport hand-off to
-# `ostick-apply install --fd 3` through a socketpair.
+# `ostick-apply install --fd N` through a socketpair and through a pipe, in irregular chunks.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/bundle-lib.sh"
 require_root
@@ -175,24 +175,39 @@ check_eq "... already installed" "OK already-installed 2.0 $V2" "$ANSWER"
 SR2=$TEST_TMP/sysroot2
 make_sysroot "$SR2"
 cat >"$TEST_TMP/pair.py" <<'PY'
-import random, socket, subprocess, sys
-bundle, argv = sys.argv[1], sys.argv[2:]
-ours, theirs = socket.socketpair()
-child = subprocess.Popen(argv + ["--fd", str(theirs.fileno())], pass_fds=[theirs.fileno()])
-theirs.close()
+# pair.py socketpair|pipe BUNDLE COMMAND...: runs COMMAND --fd N on one end, writes BUNDLE
+# into the other in chunks of 1 to 40000 bytes (seeded), pausing now and then, then closes it.
+import os, random, socket, subprocess, sys, time
+kind, bundle, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+if kind == "socketpair":
+    ours, theirs = socket.socketpair()
+    their_fd, write = theirs.detach(), ours.send
+else:
+    their_fd, w = os.pipe()
+    write = lambda chunk: os.write(w, chunk)
+child = subprocess.Popen(argv + ["--fd", str(their_fd)], pass_fds=[their_fd])
+os.close(their_fd)
 rng = random.Random(7)
-data = open(bundle, "rb").read()
+data = memoryview(open(bundle, "rb").read())
 off = 0
 while off < len(data):
-    n = min(len(data) - off, rng.randint(1, 40000))
-    ours.sendall(data[off:off + n])
-    off += n
-ours.shutdown(socket.SHUT_WR)
+    off += write(data[off:off + rng.randint(1, 40000)])  # may write less: the rest follows
+    if rng.random() < 0.01:
+        time.sleep(0.02)
+if kind == "socketpair":
+    ours.shutdown(socket.SHUT_WR)
+else:
+    os.close(w)
 sys.exit(child.wait())
 PY
 # shellcheck disable=SC2046
-check_exit 0 "install --fd 3 from a socketpair in irregular chunks: exit 0" \
-	python3 "$TEST_TMP/pair.py" "$B/v1.ostick" "$APPLY" install $(apply_args "$SR2" "$K")
+check_exit 0 "install --fd N from a socketpair in irregular chunks: exit 0" \
+	python3 "$TEST_TMP/pair.py" socketpair "$B/v1.ostick" "$APPLY" install $(apply_args "$SR2" "$K")
 check_match "... 1.0 installed" "^installed $SAMPLE_OS 1\.0 " "$TEST_TMP/stdout"
+# shellcheck disable=SC2046
+check_exit 0 "install --fd N from a pipe in irregular chunks: exit 0" \
+	python3 "$TEST_TMP/pair.py" pipe "$B/v2.ostick" "$APPLY" install $(apply_args "$SR2" "$K")
+check_match "... 2.0 installed over 1.0" "^installed $SAMPLE_OS 2\.0 .* over 1\.0" \
+	"$TEST_TMP/stdout"
 
 done_testing

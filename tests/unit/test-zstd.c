@@ -76,7 +76,7 @@ decode(GBytes *frame, guint64 expected, GError **error)
 	g_auto(OstickFd) in = testlib_fd_from_bytes(frame);
 	g_auto(OstickFd) out = empty_file();
 	g_autoptr(GBytes) written = NULL;
-	gboolean ok = ostick_zstd_decode_fd(in, out, expected, NULL, error);
+	gboolean ok = ostick_zstd_decode_fd(in, out, expected, FALSE, NULL, error);
 
 	written = read_fd(out);
 	/* Never more than the signed size reaches the disk, whatever the frame says. */

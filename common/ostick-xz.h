@@ -1,0 +1,24 @@
+/* ostick-xz.h: libostree's own part encoding (`ostree-xz`, FORMAT.md §5.4), decoded by ostick
+ * with a bound, so that no xz stream, however it was made, can fill the device's disk. */
+#pragma once
+
+#include "ostick-bundle-reader.h"
+
+#include <gio/gio.h>
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The most an `ostree-xz` part's payload may decode to (FORMAT.md §5.4): the part header's
+ * uncompressed size (@decoded_size: the objects' content), plus a quarter, plus 4 KiB per object
+ * (@n_objects: modes, extended attributes, opcodes), plus 1 MiB. */
+guint64 ostick_xz_payload_bound(guint64 decoded_size, guint n_objects);
+
+/* Decodes the part read from @fd at its offset (compression byte 'x', then one xz stream) and
+ * hands the payload to @sink in chunks. More than @max_size bytes of output, another
+ * compression byte, or a stream that does not decode is OSTICK_ERROR_CORRUPT, found before more
+ * than @max_size bytes reached @sink. @out_size (optional) gets the payload's length. */
+gboolean ostick_xz_decode_part(int fd, guint64 max_size, OstickChunkFunc sink, gpointer user_data,
+	guint64 *out_size, GCancellable *cancellable, GError **error);
+
+G_END_DECLS

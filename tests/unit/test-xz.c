@@ -1,0 +1,191 @@
+/* test-xz.c: the bounded decoder of libostree's xz parts (FORMAT.md §5.4), and freeing a
+ * staged input's blocks as it is decoded. Streams come from the xz command, as libostree's
+ * generator makes them (liblzma). */
+#include "ostick-cleanup.h"
+#include "ostick-error.h"
+#include "ostick-file.h"
+#include "ostick-xz.h"
+#include "testlib.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Deterministic content, partly compressible. */
+static GBytes *
+make_payload(gsize len)
+{
+	guint8 *data = g_malloc(len);
+	guint32 x = 12345;
+
+	for (gsize i = 0; i < len; i++) {
+		x = x * 1103515245u + 12345u;
+		data[i] = (i / 8192) % 3 ? (guint8)("payload "[i % 8]) : (guint8)(x >> 24);
+	}
+	return g_bytes_new_take(data, len);
+}
+
+/* 'x' then `xz -8 -c` of @payload: a part file as libostree writes it. */
+static GBytes *
+make_part(GBytes *payload, char compression)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GSubprocess) xz =
+		g_subprocess_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE,
+			&error, "xz", "-8", "-c", NULL);
+	g_autoptr(GBytes) stream = NULL;
+	GByteArray *part = g_byte_array_new();
+
+	g_assert_no_error(error);
+	g_assert_true(g_subprocess_communicate(xz, payload, NULL, &stream, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_true(g_subprocess_get_successful(xz));
+	g_byte_array_append(part, (const guint8 *)&compression, 1);
+	g_byte_array_append(part, g_bytes_get_data(stream, NULL), g_bytes_get_size(stream));
+	return g_byte_array_free_to_bytes(part);
+}
+
+static gboolean
+collect(const guint8 *data, gsize len, gpointer user_data, GError **error)
+{
+	g_byte_array_append(user_data, data, len);
+	return TRUE;
+}
+
+static gboolean
+decode(GBytes *part, guint64 bound, GByteArray *out, guint64 *out_size, GError **error)
+{
+	g_auto(OstickFd) fd = testlib_fd_from_bytes(part);
+
+	return ostick_xz_decode_part(fd, bound, collect, out, out_size, NULL, error);
+}
+
+static void
+test_roundtrip(void)
+{
+	g_autoptr(GBytes) payload = make_payload(3 * 1024 * 1024 + 17);
+	g_autoptr(GBytes) part = make_part(payload, 'x');
+	g_autoptr(GByteArray) out = g_byte_array_new();
+	g_autoptr(GError) error = NULL;
+	guint64 size = 0;
+
+	g_assert_true(decode(part, g_bytes_get_size(payload), out, &size, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(size, ==, g_bytes_get_size(payload));
+	g_assert_cmpmem(
+		out->data, out->len, g_bytes_get_data(payload, NULL), g_bytes_get_size(payload));
+}
+
+/* One byte over the bound fails, and the sink never saw more than the bound. */
+static void
+test_bound(void)
+{
+	g_autoptr(GBytes) payload = make_payload(2 * 1024 * 1024);
+	g_autoptr(GBytes) part = make_part(payload, 'x');
+	g_autoptr(GByteArray) out = g_byte_array_new();
+	g_autoptr(GError) error = NULL;
+	guint64 bound = g_bytes_get_size(payload) - 1;
+
+	g_assert_false(decode(part, bound, out, NULL, &error));
+	g_assert_error(error, OSTICK_ERROR, OSTICK_ERROR_CORRUPT);
+	g_assert_nonnull(strstr(error->message, "larger than its decoded size allows"));
+	g_assert_cmpuint(out->len, <=, bound);
+}
+
+/* A bomb: 64 MiB of zeros in a few KiB, against a bound of 1 MiB. */
+static void
+test_bomb(void)
+{
+	g_autoptr(GBytes) zeros = g_bytes_new_take(g_malloc0(64 << 20), 64 << 20);
+	g_autoptr(GBytes) part = make_part(zeros, 'x');
+	g_autoptr(GByteArray) out = g_byte_array_new();
+	g_autoptr(GError) error = NULL;
+
+	g_assert_cmpuint(g_bytes_get_size(part), <, 64 << 10);
+	g_assert_false(decode(part, 1 << 20, out, NULL, &error));
+	g_assert_error(error, OSTICK_ERROR, OSTICK_ERROR_CORRUPT);
+	g_assert_cmpuint(out->len, <=, 1 << 20);
+}
+
+static void
+test_malformed(void)
+{
+	g_autoptr(GBytes) payload = make_payload(100000);
+	g_autoptr(GBytes) part = make_part(payload, 'x');
+	g_autoptr(GBytes) uncompressed = make_part(payload, '\0');
+	gsize len = g_bytes_get_size(part);
+	guint8 *bytes = g_memdup2(g_bytes_get_data(part, NULL), len);
+	g_autoptr(GBytes) flipped = NULL;
+	g_autoptr(GBytes) cut = g_bytes_new_from_bytes(part, 0, len / 2);
+	GBytes *cases[3];
+
+	bytes[len / 2] ^= 0x40;
+	flipped = g_bytes_new_take(bytes, len);
+	cases[0] = uncompressed;
+	cases[1] = flipped;
+	cases[2] = cut;
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GByteArray) out = g_byte_array_new();
+		g_autoptr(GError) error = NULL;
+
+		g_test_message("case %u", i);
+		g_assert_false(decode(cases[i], 1 << 30, out, NULL, &error));
+		g_assert_error(error, OSTICK_ERROR, OSTICK_ERROR_CORRUPT);
+	}
+}
+
+/* The bound is what FORMAT.md §5.4 says. */
+static void
+test_payload_bound(void)
+{
+	g_assert_cmpuint(ostick_xz_payload_bound(0, 0), ==, 1048576);
+	g_assert_cmpuint(
+		ostick_xz_payload_bound(4000000, 10), ==, 4000000 + 1000000 + 40960 + 1048576);
+	g_assert_cmpuint(ostick_xz_payload_bound(G_GUINT64_CONSTANT(16) << 30, 4096), >,
+		G_GUINT64_CONSTANT(16) << 30);
+}
+
+/* Blocks before the offset are freed, in 1 MiB steps, and never twice. */
+static void
+test_release_consumed(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("ostick-test-xz.XXXXXX", NULL);
+	g_auto(OstickFd) dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	g_autoptr(GError) error = NULL;
+	g_auto(OstickFd) fd = ostick_open_anonymous_tmpfile(dfd, &error);
+	g_autoptr(GBytes) data = make_payload(8 << 20);
+	struct stat before, after;
+	guint64 released = 0;
+
+	g_assert_no_error(error);
+	g_assert_true(ostick_write_all(fd, g_bytes_get_data(data, NULL), 8 << 20, &error));
+	g_assert_cmpint(fsync(fd), ==, 0);
+	g_assert_cmpint(fstat(fd, &before), ==, 0);
+	g_assert_cmpint(lseek(fd, (5 << 20) + 4096, SEEK_SET), ==, (5 << 20) + 4096);
+	ostick_release_consumed(fd, &released);
+	g_assert_cmpint(fstat(fd, &after), ==, 0);
+	g_assert_cmpint(after.st_size, ==, 8 << 20);
+	if (released == 0) {
+		g_test_skip("this filesystem cannot punch holes");
+	} else {
+		g_assert_cmpuint(released, ==, 5 << 20);
+		g_assert_cmpint((before.st_blocks - after.st_blocks) * 512, >=, 5 << 20);
+		ostick_release_consumed(fd, &released);
+		g_assert_cmpuint(released, ==, 5 << 20);
+	}
+	g_assert_cmpint(rmdir(dir), ==, 0);
+}
+
+int
+main(int argc, char **argv)
+{
+	testlib_init(&argc, &argv);
+	g_test_add_func("/xz/roundtrip", test_roundtrip);
+	g_test_add_func("/xz/bound", test_bound);
+	g_test_add_func("/xz/bomb", test_bomb);
+	g_test_add_func("/xz/malformed", test_malformed);
+	g_test_add_func("/xz/payload-bound", test_payload_bound);
+	g_test_add_func("/file/release-consumed", test_release_consumed);
+	return g_test_run();
+}
