@@ -150,15 +150,14 @@ ostick_policy_staging_bytes(const OstickManifest *manifest)
 }
 
 gboolean
-ostick_policy_check_space(OstreeRepo *repo, const OstickManifest *manifest, GError **error)
+ostick_policy_check_space_at(
+	int dfd, guint64 reserve, const OstickManifest *manifest, GError **error)
 {
 	struct statvfs st;
-	guint64 reserve = 0, available, needed;
+	guint64 available, needed;
 
-	if (fstatvfs(ostree_repo_get_dfd(repo), &st) < 0)
-		return ostick_throw_errno(error, "statvfs on the repo");
-	if (!ostree_repo_get_min_free_space_bytes(repo, &reserve, error))
-		return FALSE;
+	if (fstatvfs(dfd, &st) < 0)
+		return ostick_throw_errno(error, "statvfs");
 	available = (guint64)st.f_bavail * st.f_frsize;
 	needed = manifest->install_size + ostick_policy_staging_bytes(manifest) + reserve;
 	if (available < needed) {
@@ -171,4 +170,14 @@ ostick_policy_check_space(OstreeRepo *repo, const OstickManifest *manifest, GErr
 			need_text, free_text);
 	}
 	return TRUE;
+}
+
+gboolean
+ostick_policy_check_space(OstreeRepo *repo, const OstickManifest *manifest, GError **error)
+{
+	guint64 reserve = 0;
+
+	if (!ostree_repo_get_min_free_space_bytes(repo, &reserve, error))
+		return FALSE;
+	return ostick_policy_check_space_at(ostree_repo_get_dfd(repo), reserve, manifest, error);
 }

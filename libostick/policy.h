@@ -40,4 +40,8 @@ guint64 ostick_policy_staging_bytes(const OstickManifest *manifest);
 gboolean ostick_policy_check_space(
 	OstreeRepo *repo, const OstickManifest *manifest, GError **error);
 
+/* The same for the filesystem of the directory @dfd, keeping @reserve bytes free. */
+gboolean ostick_policy_check_space_at(
+	int dfd, guint64 reserve, const OstickManifest *manifest, GError **error);
+
 G_END_DECLS

@@ -8,6 +8,7 @@
 #include "deploy.h"
 #include "install.h"
 #include "ostick-bundle-reader.h"
+#include "ostick-cleanup.h"
 #include "ostick-error.h"
 #include "ostick-file.h"
 #include "ostick-internal.h"
@@ -186,27 +187,17 @@ wipe(const char *path)
 	}
 }
 
+/* As for an install, with the reserve libostree keeps in a new repo. */
 static gboolean
 check_space(const char *path, const OstickManifest *m, GError **error)
 {
+	g_auto(OstickFd) dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct statvfs st;
-	guint64 available, needed, reserve;
 
-	if (statvfs(path, &st) < 0)
-		return ostick_throw_errno(error, "statvfs %s", path);
-	available = (guint64)st.f_bavail * st.f_frsize;
-	reserve = (guint64)st.f_blocks * st.f_frsize / 100 * NEW_REPO_RESERVE_PERCENT;
-	needed = m->install_size + ostick_policy_staging_bytes(m) + reserve;
-	if (available < needed) {
-		g_autofree char *need_text = g_format_size(needed);
-		g_autofree char *free_text = g_format_size(available);
-
-		return ostick_throw(error, OSTICK_ERROR_NO_SPACE,
-			"not enough space on %s: the bundle needs %s (objects, staging and "
-			"libostree's reserve), %s is free",
-			path, need_text, free_text);
-	}
-	return TRUE;
+	if (dfd < 0 || fstatvfs(dfd, &st) < 0)
+		return ostick_throw_errno(error, "%s", path);
+	return ostick_policy_check_space_at(
+		dfd, (guint64)st.f_blocks * st.f_frsize / 100 * NEW_REPO_RESERVE_PERCENT, m, error);
 }
 
 /* ---- Checks before any write ---- */
