@@ -342,8 +342,9 @@ remove_new_staging(OstreeRepo *repo, GHashTable *before)
 	}
 }
 
-/* libostree decompresses xz parts into an anonymous file in $TMPDIR (default /var/tmp):
- * keep that on the repo's filesystem too, where the space check counted it. */
+/* libostree puts temporary files of its own in $TMPDIR (default /var/tmp; for xz parts, which
+ * ostick now decodes itself, their decoded copy): keep any on the repo's filesystem, where the
+ * space check counted them. */
 static void
 point_tmpdir_at_repo(OstreeRepo *repo)
 {
