@@ -5,6 +5,7 @@
 #include "ostick-error.h"
 #include "ostick-file.h"
 #include "ostick-hash.h"
+#include "ostick-tar-headers.h"
 #include "ostick-xz.h"
 #include "ostick-zstd.h"
 
@@ -43,6 +44,7 @@ struct _OstickBundleReader {
 	guint next_part;
 	guint8 *buf;
 	guint8 *block; /* libarchive reads into this */
+	OstickTarWindow *headers; /* the last bytes read, for the raw header checks */
 	GCancellable *cancellable;
 	int cancel_fd; /* readable once cancelled */
 };
@@ -70,8 +72,10 @@ read_block(struct archive *archive, void *user_data, const void **out_block)
 		if (fds[0].revents == 0)
 			continue;
 		n = read(reader->fd, reader->block, BLOCK_SIZE);
-		if (n >= 0)
+		if (n >= 0) {
+			ostick_tar_window_add(reader->headers, reader->block, (gsize)n);
 			return n;
+		}
 		if (errno != EINTR && errno != EAGAIN) {
 			archive_set_error(archive, errno, "read");
 			return -1;
@@ -87,6 +91,7 @@ ostick_bundle_reader_new(int fd, GCancellable *cancellable, GError **error)
 	reader->fd = fd;
 	reader->buf = g_malloc(READ_CHUNK);
 	reader->block = g_malloc(BLOCK_SIZE);
+	reader->headers = ostick_tar_window_new();
 	reader->cancellable = cancellable ? g_object_ref(cancellable) : g_cancellable_new();
 	reader->cancel_fd = g_cancellable_get_fd(reader->cancellable);
 	reader->archive = archive_read_new();
@@ -119,6 +124,7 @@ ostick_bundle_reader_free(OstickBundleReader *reader)
 	g_strfreev(reader->signer_ids);
 	g_free(reader->buf);
 	g_free(reader->block);
+	ostick_tar_window_free(reader->headers);
 	if (reader->cancellable != NULL && reader->cancel_fd >= 0)
 		g_cancellable_release_fd(reader->cancellable);
 	g_clear_object(&reader->cancellable);
@@ -199,7 +205,9 @@ next_member(OstickBundleReader *reader, const char *name, guint64 max_size, guin
 	}
 	if (r != ARCHIVE_OK)
 		return throw_archive(reader, name, error);
-	if (!check_entry(entry, name, error))
+	if (!check_entry(entry, name, error) ||
+		!ostick_tar_window_check_member(reader->headers,
+			(guint64)archive_read_header_position(reader->archive), name, error))
 		return fail(reader, error);
 	size = (guint64)archive_entry_size(entry);
 	if (size > max_size) {

@@ -22,14 +22,6 @@ command -v openssl >/dev/null || skip_all "needs openssl (gen-hostile.py signs)"
 # Known bugs: a case whose name matches a pattern is reported "# TODO bug: ..." (the check
 # still asserts the right behaviour). See the report of issue 6.
 declare -A KNOWN_BUGS=(
-	['flip-*-hdr-typeflag-fixed']="a hard link with an empty link name passes as a regular file"
-	['type-hardlink-empty-link*']="a hard link with an empty link name passes as a regular file"
-	['type-unknown-*-part']="unknown tar type flags pass as regular files"
-	['type-old-gnu-longname-N-part']="unknown tar type flags pass as regular files"
-	['sparse-gnu-S-trivial-map']="a sparse member whose map covers the whole file is accepted"
-	['sparse-pax-0.[01]']="a sparse member whose map covers the whole file is accepted"
-	['sparse-pax-1.0']="a sparse member whose map covers the whole file is accepted"
-	['sparse-gnu-S-manifest']="a sparse member whose map covers the whole file is accepted"
 	['sb-objects-already-present-*']="the completeness traversal runs while the target is marked partial: an incomplete commit is committed"
 )
 
