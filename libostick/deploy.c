@@ -1,12 +1,15 @@
 /* deploy.c: sysroot state and deployment with libostree's sysroot API. */
 #include "deploy.h"
 
+#include "ostick-cleanup.h"
 #include "ostick-error.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <linux/fs.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +43,81 @@ lock_sysroot(OstickDevice *device, GError **error)
 			"another update (ostick or ostree) holds the sysroot lock");
 	device->locked = TRUE;
 	return TRUE;
+}
+
+/* libostree freezes the filesystem holding /boot around the bootloader switch, and its watchdog
+ * thaws it only on a timeout, not when the deploying process dies: a run killed in between
+ * leaves /boot frozen, and then even opening the sysroot lock blocks. So before locking, probe
+ * the way the lock is opened (for writing) from a thread; if that has not returned within
+ * FREEZE_PROBE_MS, the freeze is a leftover (libostree's own window is a sync and a rename):
+ * thaw it. FITHAW on a filesystem that is not frozen fails with EINVAL and changes nothing. */
+#define FREEZE_PROBE_MS 2000
+
+typedef struct {
+	int sysroot_fd;
+	GMutex mutex;
+	GCond cond;
+	gboolean done;
+	gint refs; /* the probe may outlive the caller while it is blocked */
+} FreezeProbe;
+
+static void
+freeze_probe_unref(FreezeProbe *probe)
+{
+	if (!g_atomic_int_dec_and_test(&probe->refs))
+		return;
+	close(probe->sysroot_fd);
+	g_mutex_clear(&probe->mutex);
+	g_cond_clear(&probe->cond);
+	g_free(probe);
+}
+
+static gpointer
+open_lock_for_writing(gpointer data)
+{
+	FreezeProbe *probe = data;
+	int fd = openat(probe->sysroot_fd, "ostree/lock",
+		O_RDWR | O_CREAT | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd >= 0)
+		close(fd);
+	g_mutex_lock(&probe->mutex);
+	probe->done = TRUE;
+	g_cond_signal(&probe->cond);
+	g_mutex_unlock(&probe->mutex);
+	freeze_probe_unref(probe);
+	return NULL;
+}
+
+static void
+thaw_leftover_freeze(const char *path)
+{
+	FreezeProbe *probe = g_new0(FreezeProbe, 1);
+	gint64 deadline = g_get_monotonic_time() + FREEZE_PROBE_MS * G_TIME_SPAN_MILLISECOND;
+	g_autofree char *boot = g_build_filename(path, "boot", NULL);
+	gboolean frozen;
+
+	probe->sysroot_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (probe->sysroot_fd < 0) {
+		g_free(probe);
+		return;
+	}
+	g_mutex_init(&probe->mutex);
+	g_cond_init(&probe->cond);
+	probe->refs = 2;
+	g_thread_unref(g_thread_new("freeze-probe", open_lock_for_writing, probe));
+	g_mutex_lock(&probe->mutex);
+	while (!probe->done && g_cond_wait_until(&probe->cond, &probe->mutex, deadline))
+		;
+	frozen = !probe->done;
+	g_mutex_unlock(&probe->mutex);
+	if (frozen) {
+		g_auto(OstickFd) boot_fd = open(boot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (boot_fd >= 0)
+			(void)ioctl(boot_fd, FITHAW, 0);
+	}
+	freeze_probe_unref(probe);
 }
 
 static OstreeDeployment *
@@ -106,6 +184,8 @@ ostick_device_open(
 	device->sysroot = ostree_sysroot_new(root);
 	/* Lock, then load: state loaded before another writer finished would be stale (its
 	 * bootversion, deployments and merge deployment), and writing from it breaks theirs. */
+	if (lock)
+		thaw_leftover_freeze(path);
 	if ((lock && !lock_sysroot(device, error)) ||
 		!ostree_sysroot_load(device->sysroot, cancellable, error) ||
 		!ostree_sysroot_get_repo(device->sysroot, &device->repo, cancellable, error) ||
@@ -203,6 +283,26 @@ ensure_uboot_env(OstickDevice *device, GError **error)
 	return TRUE;
 }
 
+/* libostree renames boot/loader (the switch) after its own freeze and thaw of /boot, so the
+ * rename may sit only in the filesystem's journal when the power goes; a bootloader that reads
+ * ext4 without replaying the journal (extlinux, U-Boot) then boots the old configuration while
+ * Linux, replaying it, sees the new one as the default. Freezing and thawing the filesystem
+ * again writes everything, the rename included, to its place. (A run killed between the two
+ * leaves the freeze to the next install's probe.) Filesystems that cannot freeze get a sync. */
+static void
+flush_boot_journal(OstickDevice *device)
+{
+	g_auto(OstickFd) boot_fd = openat(
+		ostree_sysroot_get_fd(device->sysroot), "boot", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (boot_fd < 0)
+		return;
+	if (ioctl(boot_fd, FIFREEZE, 0) == 0)
+		(void)ioctl(boot_fd, FITHAW, 0);
+	else
+		(void)syncfs(boot_fd);
+}
+
 static GKeyFile *
 make_origin(OstickDevice *device, const OstickManifest *manifest)
 {
@@ -240,6 +340,7 @@ ostick_device_deploy(OstickDevice *device, const OstickManifest *manifest,
 		    device->merge, OSTREE_SYSROOT_SIMPLE_WRITE_DEPLOYMENT_FLAGS_NO_CLEAN,
 		    cancellable, error))
 		return g_prefix_error(error, "writing the boot configuration: "), FALSE;
+	flush_boot_journal(device);
 	return TRUE;
 }
 

@@ -160,12 +160,11 @@ class QMP:
 
 
 class Guest:
-	def __init__(self, workdir, name, disk, bootloader, log, mem=1024, smp=2):
+	def __init__(self, workdir, name, disk, bootloader, mem=1024, smp=2):
 		self.dir = workdir
 		self.name = name
 		self.disk = disk
 		self.bootloader = bootloader
-		self.log = log
 		self.mem = mem
 		self.smp = smp
 		self.proc = None

@@ -23,6 +23,7 @@ mkdir -p "$out"
 # A disk with the sysroot and V1 in its repo, not deployed yet (common to every bootloader).
 prepare() {
 	local img=$1 mnt=$out/mnt
+	log "a sysroot with v1 in its repo"
 	rm -f "$img"
 	truncate -s "$DISK_SIZE" "$img"
 	printf 'label: dos\nstart=2048, type=83, bootable\n' | sfdisk -q "$img"
@@ -48,6 +49,7 @@ loader_dir() {
 
 deploy() {
 	local bootloader=$1 img=$2 mnt=$out/mnt karg
+	log "$bootloader: deploy v1, install the bootloader"
 	attach_image "$img"
 	mount_here "${LOOP}p1" "$mnt"
 	ostree --repo="$mnt/ostree/repo" config set sysroot.bootloader "$bootloader"

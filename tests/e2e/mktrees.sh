@@ -6,6 +6,7 @@
 #   OUT/v2.commit  v1 with version "2"
 #   OUT/bundles/delta.ostick            v1 -> v2, signed with the test key, for this device
 #   OUT/bundles/tampered.ostick         the same with one payload byte flipped
+#   OUT/bundles/forged.ostick           the same with version=3 in its signed manifest
 #   OUT/bundles/wrong-compatible.ostick v1 -> v2 for another board
 # Needs OSTICK_BUILDDIR (built by `make e2e`).
 source "$(dirname "$0")/lib.sh"
@@ -18,11 +19,13 @@ repo=$out/repo
 safe_rm "$out/layer" "$out/v2-layer" "$repo" "$out/bundles"
 mkdir -p "$out/bundles"
 
+log "the base into this run's repo"
 ostree --repo="$repo" init --mode=archive
 ostree --repo="$repo" pull-local "$base" e2e/base
 
 # ---- v1: ostick as `make install` puts it, in the layout libostree deploys
 layer=$out/layer
+log "v1: make install DESTDIR=$layer PREFIX=/usr"
 make -C "$SRCDIR" --no-print-directory -o all BUILDDIR="$OSTICK_BUILDDIR" install \
 	DESTDIR="$layer" PREFIX=/usr >"$out/make-install.log"
 # The guest is merged-/usr and an OSTree tree: what went to /lib or /etc belongs to /usr/lib
@@ -50,9 +53,12 @@ reboot-delay=2
 result-file=true
 EOF
 cp "$KEYS/test-ed25519.pub.pem" "$layer/usr/etc/ostick/keyring.d/"
-# The harness's side of the guest: autologin shell on ttyS0, the journal on ttyS1, /var dirs.
-cp -a "$E2E_DIR/guest/etc/." "$layer/usr/etc/"
-cp -a "$E2E_DIR/guest/usr/." "$layer/usr/"
+# The harness's side of the guest (guest/): an autologin root shell on ttyS0, the journal on
+# ttyS1, the /var directories the tree's symlinks point to.
+guest() { install -D -m 0644 "$E2E_DIR/guest/$1" "$layer/$2"; }
+guest serial-getty-autologin.conf usr/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf
+guest ostick-e2e-journal.service usr/lib/systemd/system/ostick-e2e-journal.service
+guest ostick-e2e.tmpfiles usr/lib/tmpfiles.d/ostick-e2e.conf
 mkdir -p "$layer/usr/etc/systemd/system/sysinit.target.wants" "$layer/usr/lib/ostick-e2e"
 ln -sf /usr/lib/systemd/system/ostick-e2e-journal.service \
 	"$layer/usr/etc/systemd/system/sysinit.target.wants/"
@@ -64,6 +70,7 @@ commit() { # commit VERSION PARENT_TREE LAYER
 	ostree --repo="$repo" commit --branch="$E2E_REF" --tree=ref="$2" --tree=dir="$3" \
 		--add-metadata-string=version="$1" --subject="ostick e2e $1" --bootable
 }
+log "commit v1 and v2"
 v1=$(commit 1 e2e/base "$layer")
 # v2 = v1 + a changed version file. A second later, so that its commit time is later too.
 sleep 1
@@ -74,6 +81,7 @@ echo "$v1" >"$out/v1.commit"
 echo "$v2" >"$out/v2.commit"
 
 # ---- bundles
+log "bundles"
 bundle() { # bundle COMPATIBLE OUT
 	"$BUNDLE" create --repo "$repo" --ref "$E2E_REF" --from "$v1" --to "$v2" --version 2 \
 		--compatible "$1" --key "$KEYS/test-ed25519.key.pem" -o "$2"
@@ -81,21 +89,40 @@ bundle() { # bundle COMPATIBLE OUT
 bundle "$E2E_COMPATIBLE" "$out/bundles/delta.ostick"
 bundle "$E2E_OTHER_COMPATIBLE" "$out/bundles/wrong-compatible.ostick"
 # Tampered: one byte flipped in the middle of the largest member after the manifest and the
-# signature (the payload): authentic on its face, caught by the payload hash.
+# signature (the payload): authentic on its face, caught by the payload hash while installing.
+# Forged: the signed manifest's version=2 made version=3: caught by the signature.
 cp "$out/bundles/delta.ostick" "$out/bundles/tampered.ostick"
-python3 - "$out/bundles/tampered.ostick" <<'EOF'
+cp "$out/bundles/delta.ostick" "$out/bundles/forged.ostick"
+python3 - "$out/bundles/tampered.ostick" "$out/bundles/forged.ostick" <<'EOF'
 import sys, tarfile
-path = sys.argv[1]
-with tarfile.open(path) as t:
-	members = [m for m in t.getmembers() if m.isfile()][2:]
-victim = max(members, key=lambda m: m.size)
+
+
+def poke(path, offset, new):
+	with open(path, "r+b") as f:
+		f.seek(offset)
+		old = f.read(1)[0]
+		f.seek(offset)
+		f.write(bytes([new(old)]))
+	return old
+
+
+def members(path):
+	with tarfile.open(path) as t:
+		return [m for m in t.getmembers() if m.isfile()]
+
+
+tampered, forged = sys.argv[1:]
+victim = max(members(tampered)[2:], key=lambda m: m.size)
 offset = victim.offset_data + victim.size // 2
-with open(path, "r+b") as f:
-	f.seek(offset)
-	byte = f.read(1)[0]
-	f.seek(offset)
-	f.write(bytes([byte ^ 0x5A]))
+poke(tampered, offset, lambda b: b ^ 0x5A)
 print(f"tampered: flipped the byte at {offset} ({victim.name}, {victim.size} bytes)")
+manifest = members(forged)[0]
+with open(forged, "rb") as f:
+	f.seek(manifest.offset_data)
+	text = f.read(manifest.size)
+offset = manifest.offset_data + text.index(b"\nversion=2\n") + len(b"\nversion=")
+poke(forged, offset, lambda b: ord("3"))
+print(f"forged: {manifest.name} says version=3 (byte {offset})")
 EOF
 "$BUNDLE" inspect "$out/bundles/delta.ostick"
 ls -l "$out/bundles"

@@ -114,7 +114,7 @@ while IFS= read -r line; do TIMINGS+=("$line"); done < <(python3 -c '
 import json, sys
 for name, what, dt in json.load(open(sys.argv[1]))["timings"]:
 	if what == "total":
-		print(f"  {name:<42} {dt:7.1f} s")' "$RUN/state.json" 2>/dev/null || true)
+		print(f"  {name:<42} {dt:7.1f} s")' "$RUN/state.json" || true)
 TIMINGS+=("$(printf '%-44s %7s s' "scenarios" "$(elapsed "$t")")")
 echo "1..$TAP_N"
 echo "# timings:"

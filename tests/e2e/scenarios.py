@@ -7,11 +7,12 @@ usage: scenarios.py RUN_DIR [--tap-start N] [--state FILE] [--seed S] [SCENARIO.
     s1-uboot, s1-syslinux  hot-plugged FAT32 stick with the v1->v2 delta: installed through
                            udev and systemd, rebooted by policy, up on v2; the stick left in
                            at the next boot is a no-op;
-    s2-refused             tampered and wrong-compatible bundles refused, still v1, the result
-                           file on each stick says why;
-    s3-power-cut           power cuts (QMP quit) at stratified random moments of an install,
-                           each followed by a cold boot: v1 or v2, intact; then re-plugging
-                           completes the update;
+    s2-refused             tampered, forged and wrong-compatible bundles refused, still v1,
+                           the result file on each stick says why;
+    s3-power-cut           a power cut (QMP quit) at a random moment of each stage of an
+                           install (verify, apply, deploy), each followed by a cold boot: v1 or
+                           v2, intact, the default deployment; then re-plugging completes the
+                           update;
     s4-two-sticks          two sticks at once: one installs, the other waits and is a no-op.
   Every scenario runs on a throw-away qcow2 overlay of the pristine v1 disk, with fresh sticks;
   s1 saves its booted v1 guest (savevm), and the later scenarios start from it (-loadvm).
@@ -46,6 +47,12 @@ REBOOT_DELAY = 2  # [policy] reboot-delay in the guest's ostick.conf (mktrees.sh
 OUTCOME_RX = (r"ostick-usb\[\d+\]: ostick-apply: (?P<dev>\w+): (?P<kind>installed|up to date|"
 	r"failed|no update bundle)(?P<rest>[^\r\n]*)\r?\n")
 UNIT_RX = r"ostick-usb@(?P<dev>\w+)\.service"
+# The stages of an install as the journal shows them, for s3's power cuts: ostick starts to
+# install (after mounting the stick, verifying the signature and checking the device; then it
+# applies the delta), libostree's deploy is copying /etc (the new deployment is checked out; the
+# boot configuration swap, the cleanup and the result file follow).
+INSTALLING_RX = r"ostick-usb\[\d+\]: ostick-apply: installing "
+DEPLOYING_RX = r"ostick-apply\[\d+\]: Copying /etc changes"
 
 
 class Failed(Exception):
@@ -85,8 +92,7 @@ class Scenario:
 		self.v2 = read(os.path.join(run_dir, "v2.commit"))
 		self.disk = os.path.join(self.dir, "disk.qcow2")
 		self.new_overlay()
-		self.guest = Guest(self.dir, name, self.disk, bootloader, None)
-		self.t0 = time.monotonic()
+		self.guest = Guest(self.dir, name, self.disk, bootloader)
 
 	def new_overlay(self):
 		"""A fresh copy-on-write disk over the pristine v1 image."""
@@ -169,19 +175,21 @@ class Scenario:
 			raise Failed(what)
 		return deps
 
-	def wait_outcome(self, since, timeout=INSTALL_TIMEOUT, dev=None):
-		"""The next ostick-usb outcome line (for @dev) after journal position @since:
-		(device, kind, line, end position)."""
-		pos = since
-		while True:
-			m = self.guest.journal.wait(OUTCOME_RX, timeout, pos)
-			pos = m.end()
-			if dev is None or m.group("dev").decode() == dev:
-				return (m.group("dev").decode(), m.group("kind").decode(),
-					m.group(0).decode(errors="replace").strip(), pos)
+	def wait_outcome(self, since, timeout=INSTALL_TIMEOUT):
+		"""The next ostick-usb outcome line after journal position @since: (device, kind,
+		line, end position)."""
+		m = self.guest.journal.wait(OUTCOME_RX, timeout, since)
+		return (m.group("dev").decode(), m.group("kind").decode(),
+			m.group(0).decode(errors="replace").strip(), m.end())
 
-	def unit_status(self, dev):
-		_, out = self.guest.sh(f"systemctl show -p Result -p ExecMainStatus ostick-usb@{dev}")
+	def unit_status(self, dev, timeout=60):
+		"""The unit's ActiveState, Result and ExecMainStatus once it has ended (ostick logs
+		its outcome line just before it exits)."""
+		unit = f"ostick-usb@{dev}.service"
+		_, out = self.guest.sh(f"for i in $(seq {timeout * 2}); do "
+			f"case $(systemctl show -P ActiveState {unit}) in "
+			f"activating|deactivating|active|reloading) sleep 0.5 ;; *) break ;; esac; done; "
+			f"systemctl show -p ActiveState -p Result -p ExecMainStatus {unit}", timeout + 30)
 		return dict(line.split("=", 1) for line in out.split() if "=" in line)
 
 	def stick(self, name, kind, files):
@@ -274,12 +282,21 @@ def s1_update(s, measure):
 		g.plug("stick", img)
 		unit = g.journal.wait(UNIT_RX, 60, since)
 		t_unit = time.monotonic() - t_plug
+		g.journal.wait(INSTALLING_RX, INSTALL_TIMEOUT, since)
+		t_installing = time.monotonic() - t_plug
+		g.journal.wait(DEPLOYING_RX, INSTALL_TIMEOUT, since)
+		t_deploying = time.monotonic() - t_plug
 		dev, kind, line, _ = s.wait_outcome(since)
 		t_done = time.monotonic() - t_plug
 	s.must(kind == "installed" and " 2 " in line and "over 1" in line,
 		f"udev started ostick-usb@{unit.group('dev').decode()}.service "
 		f"({t_unit:.1f} s after the plug); it installed v2 over v1", line)
-	measure.update(unit_s=t_unit, done_s=t_done)
+	s.tap.diag(f"after the plug: unit {t_unit:.1f} s, installing {t_installing:.1f} s, "
+		f"deploying {t_deploying:.1f} s, installed {t_done:.1f} s")
+	# The longest of the s1 runs: s3's cut windows must not end before the stage does.
+	for key, value in (("unit", t_unit), ("installing", t_installing),
+			("deploying", t_deploying), ("done", t_done)):
+		measure[key] = max(measure.get(key, 0.0), value)
 	with s.phase("reboot by policy"):
 		g.journal.wait(r"rebooting in \d+ s \(\[policy\] reboot=after-install\)", 30, since)
 		g.wait_exit(REBOOT_TIMEOUT)
@@ -305,14 +322,19 @@ def s1_update(s, measure):
 
 
 def s2_refused(s, measure):
-	"""Tampered and wrong-compatible bundles: refused, still v1, the result file says why."""
+	"""Tampered (payload), forged (signed manifest) and wrong-compatible bundles: refused,
+	still v1, the result file on each stick says why."""
 	g = s.guest
 	s.boot_v1()
 	loader = {"uboot": "/boot/loader/uEnv.txt", "syslinux": "/boot/loader/syslinux.cfg"}
+	# Also: no v2 commit and not one more object in the repo (a refused bundle writes nothing).
 	probe = (f"ostree admin status; ostree refs; ls /ostree/deploy/debian/deploy; "
-		f"readlink /boot/loader; sha256sum {loader[s.bootloader]}")
+		f"readlink /boot/loader; sha256sum {loader[s.bootloader]}; "
+		f"ostree show {s.v2} >/dev/null 2>&1 && echo v2 commit present || echo no v2 commit; "
+		f"echo objects: $(find /ostree/repo/objects -type f | wc -l)")
 	_, before = g.sh(probe)
 	cases = [("tampered", "tampered.ostick", 4, r"'delta/0' does not match the signed manifest"),
+		("forged", "forged.ostick", 4, r"signature does not verify"),
 		("wrong-compatible", "wrong-compatible.ostick", 3,
 			r"is for 'ostick-e2e-other-board', this device is 'ostick-e2e-qemu'")]
 	for name, bundle, code, why in cases:
@@ -322,66 +344,96 @@ def s2_refused(s, measure):
 			g.plug(name, img)
 			dev, kind, line, _ = s.wait_outcome(since)
 			status = s.unit_status(dev)
-		s.ok(kind == "failed" and status.get("ExecMainStatus") == str(code),
-			f"{name} bundle refused: unit failed with exit {status.get('ExecMainStatus')} "
-			f"(want {code})", line)
+		s.ok(kind == "failed" and status.get("ActiveState") == "failed"
+			and status.get("ExecMainStatus") == str(code),
+			f"{name} bundle refused: unit {status.get('ActiveState')} with exit "
+			f"{status.get('ExecMainStatus')} (want failed, {code})", line)
 		g.unplug(name)
 		res, text = one_result(s, "fat32", img, name)
 		s.ok(res.get("outcome") == "failed" and re.search(why, res.get("reason", "")),
 			f"{name}: the result file says failed, and why", text)
 	_, after = g.sh(probe)
-	s.ok(after == before and g.running(), "nothing changed: deployments, refs, boot "
-		"configuration; no reboot", *([] if after == before else [before, after]))
+	s.ok(after == before and "no v2 commit" in after and g.running(), "nothing changed: "
+		"deployments, refs, boot configuration, repo objects (no v2 commit); no reboot",
+		*([] if after == before else [before, after]))
 	s.check_on(s.v1, "1", "still")
 	s.power_off()
 
 
-def s3_power_cut(s, measure, rng, rounds=3):
-	"""Power cuts at stratified random moments of an install, each followed by a cold boot;
-	the cuts accumulate on one device (a cut that left it on v2 restarts from v1); then
-	re-plugging the stick completes the update."""
+def s3_power_cut(s, measure, rng):
+	"""A power cut at a random moment of each stage of an install, each followed by a cold
+	boot: v1 or v2, intact, the default deployment. The cuts accumulate on one device (a cut that did not leave a plain v1
+	restarts from v1); then re-plugging the stick completes the update."""
 	g = s.guest
-	# The window: from the plug to the reboot after the install, as measured in s1.
-	start = measure.get("unit_s", 3.0)
-	end = measure.get("done_s", 30.0) + REBOOT_DELAY
+	# Each stage's window starts at a line in this guest's journal and lasts as long as the
+	# stage took in s1 (measured from the plug; defaults for a run without s1).
+	m = {"unit": 4.0, "installing": 10.0, "deploying": 30.0, "done": 36.0}
+	m.update(measure)
+	stages = [  # (what, from (journal line), its regex, window in s)
+		("mount, verify, check", "the plug", None, m["unit"], m["installing"]),
+		("apply the delta, check out", "'installing'", INSTALLING_RX, 0.0,
+			m["deploying"] - m["installing"]),
+		# Up to the policy reboot and a little into the shutdown.
+		("deploy, boot config swap, cleanup, reboot", "'Copying /etc changes'", DEPLOYING_RX,
+			0.0, m["done"] - m["deploying"] + REBOOT_DELAY + 1.0),
+	]
 	img = s.stick("stick", "fat32", [("update.ostick", "delta.ostick")])
-	on = None
-	for k in range(rounds):
-		tag = f"cut {k + 1}/{rounds}"
-		at = rng.uniform(start + (end - start) * k / rounds,
-			start + (end - start) * (k + 1) / rounds)
-		if on != s.v1:
-			s.boot_v1(f"{tag}: v1" if on is None else f"{tag}: back to v1 (the last cut left v2)")
+	on = default = None
+	want = {s.v1: "1", s.v2: "2"}
+	for k, (stage, after, anchor, lo, hi) in enumerate(stages):
+		tag = f"cut {k + 1}/{len(stages)}"
+		at = rng.uniform(lo, max(lo, hi))
+		where = f"{at:.1f} s after {after}"
+		if on != s.v1 or default != s.v1:
+			s.boot_v1(f"{tag}: v1" if on is None else f"{tag}: back to v1 (the last cut did not "
+				"leave a plain v1)")
 		since = g.journal.mark()
-		with s.phase(f"{tag}: plug, cut at +{at:.1f} s"):
+		with s.phase(f"{tag} ({stage}): plug, cut {where}"):
 			g.plug("stick", img)
-			t_plug = time.monotonic()
-			time.sleep(max(0.0, at - (time.monotonic() - t_plug)))
+			t0 = time.monotonic()
+			if anchor is not None:
+				try:
+					g.journal.wait(anchor, INSTALL_TIMEOUT, since)
+				except Exception as e:
+					s.must(False, f"{tag}: the journal shows the stage's start", str(e))
+				t0 = time.monotonic()
+			time.sleep(max(0.0, at - (time.monotonic() - t0)))
 			lines = [ln for ln in g.journal.text(since).splitlines() if "ostick-apply" in ln]
+			self_rebooted = not g.running()
 			g.power_cut()
 		doing = lines[-1].split(": ", 1)[-1] if lines else "(no ostick line yet)"
-		s.tap.diag(f"{tag}: power cut {at:.1f} s after the plug; the journal's last ostick "
-			f"line: {doing}")
+		s.tap.diag(f"{tag}: power cut {where}"
+			+ (" (the guest was already rebooting by itself)" if self_rebooted else "")
+			+ f"; the journal's last ostick line: {doing}")
 		s.boot(what=f"{tag}: cold boot")
 		deps = s.deployments()
 		booted = [c for b, c, _ in deps if b]
 		ver = s.version_file()
 		rc, status = g.sh("ostick-apply status")
-		want = {s.v1: "1", s.v2: "2"}
 		on = booted[0] if len(booted) == 1 else None
-		s.must(on in want and ver == want[on] and deps[0][1] == on and rc == 0,
-			f"{tag} (+{at:.1f} s): boots {s.name_of(on) if on else 'nothing'}, intact "
-			f"(ostree admin status: {s.describe(deps)}; version file {ver!r}; "
-			f"ostick-apply status: exit {rc})", *([] if rc == 0 else [status]))
+		default = deps[0][1] if deps else None
+		s.must(on in want and ver == want[on] and rc == 0 and all(c in want for _, c, _ in deps),
+			f"{tag} ({stage}, {where}): boots {s.name_of(on) if on else 'nothing'}, "
+			f"intact (ostree admin status: {s.describe(deps)}; version file {ver!r}; "
+			f"ostick-apply status: exit {rc})", status)
+		# The boot configuration the bootloader read must be the one Linux sees: else the
+		# device runs the old version while libostree and ostick take the new one as done.
+		s.ok(default == on, f"{tag}: the bootloader started the default deployment "
+			f"({s.name_of(default) if default else 'none'})",
+			*([] if default == on else [f"booted {s.name_of(on)}, but the default (the last "
+				f"boot configuration libostree switched to) is {s.name_of(default)}: the "
+				"bootloader read an older boot configuration than Linux sees"]))
 	since = g.journal.mark()
 	with s.phase("re-plug"):
 		g.plug("stick", img)
 		dev, kind, line, _ = s.wait_outcome(since)
 		if kind == "installed":
 			g.wait_exit(REBOOT_TIMEOUT)
-	s.ok(kind == ("installed" if on == s.v1 else "up to date"),
-		f"re-plugged on {s.name_of(on)}: {kind}", line)
-	if kind == "installed":
+		else:
+			time.sleep(REBOOT_DELAY + 3)
+	s.ok(kind == ("installed" if default == s.v1 else "up to date"),
+		f"re-plugged (booted {s.name_of(on)}, default {s.name_of(default)}): {kind}", line)
+	if not g.running():
 		s.boot(what="boot after the re-plug")
 	s.check_on(s.v2, "2", "re-plugging completed the update")
 	s.power_off()
@@ -416,11 +468,16 @@ def s4_two_sticks(s, measure):
 	results = {}
 	for kind, img in (("fat32", a), ("ext4", b)):
 		res, text = one_result(s, kind, img, f"{kind} stick")
-		results[kind] = res.get("outcome")
+		results[kind] = res
 		s.tap.diag(text)
-	s.ok(sorted(results.values()) in (["installed", "up-to-date"],
-		["failed", "installed"]) and clean,
-		"the result files: " + ", ".join(f"{k} stick {v}" for k, v in results.items()))
+	outcomes = sorted(r.get("outcome") for r in results.values())
+	# A stick stopped by the reboot while it waited says so: cancelled, nothing else.
+	stopped = all(re.search(r"(?i)cancel", r.get("reason", ""))
+		for r in results.values() if r.get("outcome") == "failed")
+	s.ok(outcomes in (["installed", "up-to-date"], ["failed", "installed"]) and stopped
+		and clean, "the result files: " + ", ".join(
+			f"{k} stick {r.get('outcome')}" + (f" ({r['reason']})" if "reason" in r else "")
+			for k, r in results.items()))
 	# (The boot into v2 with sticks left in is s1's: a boot costs a minute or two under TCG.)
 
 

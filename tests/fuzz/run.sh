@@ -21,9 +21,18 @@ seed() { # seed TARGET: fill the corpus directory from the vectors
 	zstd) member=zstd ;;
 	*) member= ;;
 	esac
-	if [ "$member" = zstd ]; then # payload-size (LE u32), then a zstd part of a vector
+	if [ "$member" = zstd ]; then # payload-size - 1 (LE u32), then a zstd part of a vector
+		local size
 		for v in "$vectors"/valid/*zstd*.ostick; do
-			{ printf '\x00\x10\x00\x00'; tar -xOf "$v" delta/0; } >"$dir/$(basename "$v").zstd"
+			# the part's own payload-size, so that the seed reaches the decoder's success path
+			size=$(tar -xOf "$v" ostick.manifest |
+				sed -n '/^\[part\.0\]/,/^\[/s/^payload-size=//p')
+			size=$((${size:-4097} - 1))
+			{
+				printf "$(printf '\\%03o' $((size & 255)) $((size >> 8 & 255)) \
+					$((size >> 16 & 255)) $((size >> 24 & 255)))"
+				tar -xOf "$v" delta/0
+			} >"$dir/$(basename "$v").zstd"
 		done
 		return
 	fi

@@ -80,15 +80,22 @@ materialize() {
 
 # applier COMMAND FILE [OPTION...]: one run, bounded in time and address space (a malloc of a
 # size read from a hostile header must fail, not succeed), from a path or from a pipe.
+# Under `make asan` an address-space limit stops ASan itself (its shadow memory reserves
+# terabytes): ASan's own limit then fails any single allocation above 1 GiB.
+if [ -n "${OSTICK_SANITIZED:-}" ]; then
+	MEM_LIMIT=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}max_allocation_size_mb=1024")
+else
+	MEM_LIMIT=(prlimit --as=$((1024 << 20)) --)
+fi
 applier() {
 	local cmd=$1 file=$2
 	shift 2
-	timeout -k 5 120 prlimit --as=$((1024 << 20)) -- "$APPLY" "$cmd" "${ARGS[@]}" "$@" "$file"
+	timeout -k 5 120 "${MEM_LIMIT[@]}" "$APPLY" "$cmd" "${ARGS[@]}" "$@" "$file"
 }
 applier_pipe() {
 	local file=$1
 	shift
-	{ cat "$file" || true; } | timeout -k 5 120 prlimit --as=$((1024 << 20)) -- \
+	{ cat "$file" || true; } | timeout -k 5 120 "${MEM_LIMIT[@]}" \
 		"$APPLY" install "${ARGS[@]}" "$@" -
 }
 
