@@ -4,6 +4,8 @@
 #   OUT/v1.commit  base + ostick (make install DESTDIR=... PREFIX=/usr) + its e2e config and
 #                  keyring + the guest's test units + /usr/lib/ostick-e2e/version "1"
 #   OUT/v2.commit  v1 with version "2"
+#   OUT/ostick.conf                     the guest's /etc/ostick/ostick.conf (also in v1)
+#   OUT/bundles/full-v1.ostick          v1, the whole tree (for `ostick-apply provision`)
 #   OUT/bundles/delta.ostick            v1 -> v2, signed with the test key, for this device
 #   OUT/bundles/tampered.ostick         the same with one payload byte flipped
 #   OUT/bundles/forged.ostick           the same with version=3 in its signed manifest
@@ -41,7 +43,7 @@ for f in usr/bin/ostick-apply usr/bin/ostick-bundle usr/lib/udev/rules.d/90-osti
 	usr/lib/systemd/system/ostick-usb@.service usr/etc/ostick/ostick.conf; do
 	[ -e "$layer/$f" ] || die "make install put no /$f"
 done
-cat >"$layer/usr/etc/ostick/ostick.conf" <<EOF
+cat >"$out/ostick.conf" <<EOF
 # ostick e2e guest (tests/e2e/mktrees.sh)
 [device]
 compatible=$E2E_COMPATIBLE
@@ -52,6 +54,7 @@ reboot-delay=2
 [usb]
 result-file=true
 EOF
+cp "$out/ostick.conf" "$layer/usr/etc/ostick/ostick.conf"
 cp "$KEYS/test-ed25519.pub.pem" "$layer/usr/etc/ostick/keyring.d/"
 # The harness's side of the guest (guest/): an autologin root shell on ttyS0, the journal on
 # ttyS1, the /var directories the tree's symlinks point to.
@@ -87,6 +90,11 @@ bundle() { # bundle COMPATIBLE OUT
 		--compatible "$1" --key "$KEYS/test-ed25519.key.pem" -o "$2"
 }
 bundle "$E2E_COMPATIBLE" "$out/bundles/delta.ostick"
+# The factory's: v1 as a whole tree (no --from), signed the same way. It takes 3-4 minutes
+# here; at the default zstd level (19) minutes more.
+"$BUNDLE" create --repo "$repo" --ref "$E2E_REF" --to "$v1" --version 1 \
+	--compatible "$E2E_COMPATIBLE" --key "$KEYS/test-ed25519.key.pem" --zstd-level 3 \
+	-o "$out/bundles/full-v1.ostick"
 bundle "$E2E_OTHER_COMPATIBLE" "$out/bundles/wrong-compatible.ostick"
 # Tampered: one byte flipped in the middle of the largest member after the manifest and the
 # signature (the payload): authentic on its face, caught by the payload hash while installing.
@@ -125,4 +133,5 @@ poke(forged, offset, lambda b: ord("3"))
 print(f"forged: {manifest.name} says version=3 (byte {offset})")
 EOF
 "$BUNDLE" inspect "$out/bundles/delta.ostick"
+"$BUNDLE" inspect "$out/bundles/full-v1.ostick"
 ls -l "$out/bundles"

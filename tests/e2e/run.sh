@@ -5,7 +5,7 @@
 #   2. guest base: cached in $WORK/base/KEY (KEY: hash of guest-packages and mkbase.sh), else
 #      built by mkbase.sh (debootstrap, two stages);
 #   3. trees and bundles: v1 = base + ostick (make install), v2 = v1 + version file; bundles;
-#   4. disks: a deployed v1 sysroot for U-Boot and for syslinux;
+#   4. disks: a deployed v1 sysroot for U-Boot and for syslinux; a provisioned one (syslinux);
 #   5. the scenarios (scenarios.py), in QEMU.
 # Environment: OSTICK_BUILDDIR (required: the built tools), E2E_WORK (default tests/e2e/work),
 # E2E_SCENARIOS (a subset, e.g. "s1-uboot s2-refused"), E2E_SEED (repeat the power-cut moments).
@@ -98,8 +98,9 @@ else
 	echo "# guest base: $(cat "$base/tree-size") tree, kernel $(cat "$base/kernel-version")"
 fi
 phase "trees v1, v2 and the bundles" trees "$E2E_DIR/mktrees.sh" "$base/repo" "$RUN"
-phase "disks: v1 deployed, U-Boot and syslinux" disks \
-	"$E2E_DIR/mkdisk.sh" "$RUN/repo" "$(cat "$RUN/v1.commit")" "$RUN/disks" uboot syslinux
+phase "disks: uboot, syslinux, provisioned-syslinux" disks \
+	"$E2E_DIR/mkdisk.sh" "$RUN/repo" "$(cat "$RUN/v1.commit")" "$RUN/disks" uboot syslinux \
+	provisioned-syslinux
 
 t=$(date +%s.%N)
 # shellcheck disable=SC2086

@@ -2,8 +2,9 @@
 """scenarios.py: the end-to-end scenarios in a QEMU guest, as TAP lines (run.sh runs it).
 
 usage: scenarios.py RUN_DIR [--tap-start N] [--state FILE] [--seed S] [SCENARIO...]
-  RUN_DIR holds what run.sh made: disks/v1-{uboot,syslinux}.img, bundles/*.ostick,
-  v1.commit, v2.commit. SCENARIO names (default: all, in this order):
+  RUN_DIR holds what run.sh made: disks/v1-{uboot,syslinux,provisioned-syslinux}.img,
+  bundles/*.ostick, ostick.conf, v1.commit, v2.commit. SCENARIO names (default: all, in this
+  order):
     s1-uboot, s1-syslinux  hot-plugged FAT32 stick with the v1->v2 delta: installed through
                            udev and systemd, rebooted by policy, up on v2; the stick left in
                            at the next boot is a no-op;
@@ -13,13 +14,17 @@ usage: scenarios.py RUN_DIR [--tap-start N] [--state FILE] [--seed S] [SCENARIO.
                            install (verify, apply, deploy), each followed by a cold boot: v1 or
                            v2, intact, the default deployment; then re-plugging completes the
                            update;
-    s4-two-sticks          two sticks at once: one installs, the other waits and is a no-op.
+    s4-two-sticks          two sticks at once: one installs, the other waits and is a no-op;
+    s5-provisioned         the disk `ostick-apply provision` laid out from the full v1 bundle
+                           (disks/v1-provisioned-syslinux.img) boots v1 with the provisioned
+                           /etc/ostick, then takes the delta from a stick as in s1.
   Every scenario runs on a throw-away qcow2 overlay of the pristine v1 disk, with fresh sticks;
   s1 saves its booted v1 guest (savevm), and the later scenarios start from it (-loadvm).
   --state FILE gets the next TAP number, the failure count and the phase timings (JSON).
 """
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -35,6 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from guest import Guest  # noqa: E402
 
 E2E_DIR = os.path.dirname(os.path.abspath(__file__))
+KEY = os.path.join(E2E_DIR, "..", "data", "keys", "test-ed25519.pub.pem")  # the guest's keyring
 # s1 saves its booted v1 guest as an internal snapshot of its qcow2 disk; the other scenarios
 # start from a copy of that disk with -loadvm (a boot under TCG takes about a minute).
 SNAPSHOT = "v1-booted"
@@ -275,6 +281,24 @@ def s1_update(s, measure):
 	with s.phase("snapshot for the other scenarios"):
 		g.savevm(SNAPSHOT)
 	SNAPSHOTS[s.bootloader] = s.disk
+	img = stick_update(s, measure)
+	dev2, kind2, line2, _ = s.wait_outcome(0, 120)
+	time.sleep(REBOOT_DELAY + 3)
+	again = g.journal.text().count("reboot=after-install")
+	s.ok(kind2 == "up to date" and g.running() and again == 0,
+		"the stick left in at boot: up to date, no second install, no reboot", line2)
+	with s.phase("unplug"):
+		g.unplug("stick")
+	res, text = one_result(s, "fat32", img, "after the boot with the stick in")
+	s.ok(res.get("outcome") == "up-to-date", "result file now says up-to-date", text)
+	s.power_off()
+
+
+def stick_update(s, measure):
+	"""The booted v1 guest takes a hot-plugged FAT32 stick with the delta: installed, rebooted
+	by policy, the result file says so; booted again with the stick in: v2, v1 the rollback.
+	Returns the stick's image."""
+	g = s.guest
 	img = s.stick("stick", "fat32", [("update.ostick", "delta.ostick")])
 	since = g.journal.mark()
 	with s.phase("hot-plug -> installed"):
@@ -309,16 +333,7 @@ def s1_update(s, measure):
 	deps = s.check_on(s.v2, "2", "after the reboot")
 	s.ok([c for _, c, _ in deps] == [s.v2, s.v1], "v1 is kept as the rollback deployment",
 		s.describe(deps))
-	dev2, kind2, line2, _ = s.wait_outcome(0, 120)
-	time.sleep(REBOOT_DELAY + 3)
-	again = g.journal.text().count("reboot=after-install")
-	s.ok(kind2 == "up to date" and g.running() and again == 0,
-		"the stick left in at boot: up to date, no second install, no reboot", line2)
-	with s.phase("unplug"):
-		g.unplug("stick")
-	res, text = one_result(s, "fat32", img, "after the boot with the stick in")
-	s.ok(res.get("outcome") == "up-to-date", "result file now says up-to-date", text)
-	s.power_off()
+	return img
 
 
 def s2_refused(s, measure):
@@ -481,12 +496,43 @@ def s4_two_sticks(s, measure):
 	# (The boot into v2 with sticks left in is s1's: a boot costs a minute or two under TCG.)
 
 
+def s5_provisioned(s, measure):
+	"""The factory-provisioned disk (mkdisk.sh: `ostick-apply provision --bootloader syslinux`
+	from the full v1 bundle, then extlinux): boots v1 with the /etc/ostick provision wrote; then
+	takes the delta from a stick as s1's devices do."""
+	g = s.guest
+	s.boot(what="boot v1 (provisioned)")
+	deps = s.check_on(s.v1, "1", "provisioned")
+	s.ok(len(deps) == 1, "one deployment, as provisioned", s.describe(deps))
+	# The device config: the one given to provision (--device-config), byte for byte.
+	with open(os.path.join(s.run, "ostick.conf"), "rb") as f:
+		want = hashlib.sha256(f.read()).hexdigest()
+	_, got = g.sh("sha256sum /etc/ostick/ostick.conf")
+	s.ok(got.split()[:1] == [want], "/etc/ostick/ostick.conf is the provisioned device config",
+		got)
+	# The keyring: the key that verified the full bundle, as <key id>.pem, which only provision
+	# writes (the tree's /usr/etc has test-ed25519.pub.pem): /etc's own, not the tree's.
+	der = subprocess.run(["openssl", "pkey", "-pubin", "-in", KEY, "-outform", "DER"],
+		check=True, capture_output=True).stdout
+	keyfile = f"{hashlib.sha256(der).hexdigest()}.pem"
+	_, pem = g.sh(f"cat /etc/ostick/keyring.d/{keyfile}")
+	same = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pem.encode(),
+		capture_output=True).stdout == der
+	_, diff = g.sh("ls /etc/ostick/keyring.d; ostree admin config-diff | grep ostick")
+	s.ok(same and re.search(rf"^A\s+ostick/keyring\.d/{keyfile}$", diff, re.M) is not None,
+		f"/etc/ostick/keyring.d has the provisioned key {keyfile[:12]}... (the test key; "
+		"added to /etc, per ostree admin config-diff)", diff)
+	stick_update(s, {})  # (s3's stage windows stay s1's)
+	s.power_off()
+
+
 SCENARIOS = {
 	"s1-uboot": ("uboot", s1_update),
 	"s1-syslinux": ("syslinux", s1_update),
 	"s2-refused": ("uboot", s2_refused),
 	"s3-power-cut": ("syslinux", s3_power_cut),
 	"s4-two-sticks": ("uboot", s4_two_sticks),
+	"s5-provisioned": ("provisioned-syslinux", s5_provisioned),
 }
 
 
