@@ -6,6 +6,8 @@
 #include "ostick-file.h"
 #include "usb.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -23,6 +25,25 @@ ostick_cli_install_options(const OstickConfig *config, const OstickKeyring *keyr
 	ostick_install_options_set_keyring(options, keyring);
 	ostick_install_options_set_allow_downgrade(options, config->allow_downgrade);
 	return options;
+}
+
+int
+ostick_cli_open_bundle_input(int argc, char **argv, int fd_option, GError **error)
+{
+	if (fd_option >= 0 && argc > 1)
+		return ostick_throw_usage(error, "give either BUNDLE or --fd, not both"), -1;
+	if (fd_option >= 0) {
+		int fd = fcntl(fd_option, F_DUPFD_CLOEXEC, 3);
+
+		if (fd < 0)
+			ostick_throw_usage(error, "--fd %d: %s", fd_option, g_strerror(errno));
+		return fd;
+	}
+	if (argc < 2)
+		return ostick_throw_usage(error, "missing BUNDLE (a path, or - for stdin)"), -1;
+	if (argc > 2)
+		return ostick_throw_usage(error, "unexpected argument '%s'", argv[2]), -1;
+	return ostick_open_input(argv[1], error);
 }
 
 OstickBundle *

@@ -42,6 +42,10 @@ OstickConfig *ostick_cli_load_config(const OstickDeviceOptions *options, GError 
 OstickInstallOptions *ostick_cli_install_options(
 	const OstickConfig *config, const OstickKeyring *keyring);
 
+/* The bundle's descriptor from the command line: BUNDLE (a path, or - for stdin) or --fd
+ * @fd_option (a duplicate; -1 when not given), one of them. Errors: usage, G_IO_ERROR. */
+int ostick_cli_open_bundle_input(int argc, char **argv, int fd_option, GError **error);
+
 /* The bundle at @path, or stdin for "-". (transfer full) */
 OstickBundle *ostick_cli_open_bundle(const char *path, GError **error);
 

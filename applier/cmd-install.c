@@ -3,8 +3,6 @@
 #include "ostick-cleanup.h"
 #include "ostick-error.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -24,26 +22,6 @@ static GOptionEntry entries[] = {
 	{"fd", 0, 0, G_OPTION_ARG_INT, &opt_fd,
 		"Read the bundle from this descriptor (instead of BUNDLE)", "N"},
 	{NULL}};
-
-/* The bundle: a path, "-" (stdin) or --fd N. Read once, front to back. */
-static int
-open_bundle(int argc, char **argv, GError **error)
-{
-	if (opt_fd >= 0 && argc > 1)
-		return ostick_throw_usage(error, "give either BUNDLE or --fd, not both"), -1;
-	if (opt_fd >= 0) {
-		int fd = fcntl(opt_fd, F_DUPFD_CLOEXEC, 3);
-
-		if (fd < 0)
-			ostick_throw_usage(error, "--fd %d: %s", opt_fd, g_strerror(errno));
-		return fd;
-	}
-	if (argc < 2)
-		return ostick_throw_usage(error, "missing BUNDLE (a path, or - for stdin)"), -1;
-	if (argc > 2)
-		return ostick_throw_usage(error, "unexpected argument '%s'", argv[2]), -1;
-	return ostick_open_input(argv[1], error);
-}
 
 /* One line for humans: on stdout, unless JSON lines go there (a UI reads only JSON). */
 static void
@@ -86,7 +64,7 @@ cmd_install(int argc, char **argv, GCancellable *cancellable, GError **error)
 	if (!g_option_context_parse(context, &argc, &argv, error) ||
 		!ostick_cli_progress_init(&progress, opt_progress, opt_progress_fd, error) ||
 		(config = ostick_cli_load_config(&opt_device, error)) == NULL ||
-		(fd = open_bundle(argc, argv, error)) < 0 ||
+		(fd = ostick_cli_open_bundle_input(argc, argv, opt_fd, error)) < 0 ||
 		(keyring = ostick_keyring_load(config->keyring, error)) == NULL ||
 		(bundle = ostick_bundle_open_fd(fd, error)) == NULL)
 		return FALSE;

@@ -4,8 +4,6 @@
 #include "ostick-cleanup.h"
 #include "ostick-error.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -49,32 +47,13 @@ static GOptionEntry entries[] = {
 	{NULL}};
 
 static gboolean
-check_arguments(int argc, GError **error)
+check_arguments(GError **error)
 {
 	if (opt_sysroot == NULL)
 		return ostick_throw_usage(error, "missing --sysroot DIR");
 	if (opt_os == NULL)
 		return ostick_throw_usage(error, "missing --os NAME");
-	if (opt_fd >= 0 && argc > 1)
-		return ostick_throw_usage(error, "give either BUNDLE or --fd, not both");
-	if (opt_fd < 0 && argc != 2)
-		return ostick_throw_usage(error, argc < 2
-							 ? "missing BUNDLE (a path, or - for stdin)"
-							 : "unexpected argument");
 	return TRUE;
-}
-
-static OstickBundle *
-open_bundle(char **argv, GError **error)
-{
-	if (opt_fd >= 0) {
-		OstickBundle *bundle = ostick_bundle_open_fd(opt_fd, NULL);
-
-		if (bundle == NULL)
-			ostick_throw_usage(error, "--fd %d: %s", opt_fd, g_strerror(errno));
-		return bundle;
-	}
-	return ostick_cli_open_bundle(argv[1], error);
 }
 
 /* The device config, checked as the device will read it: a typo must fail here, at the
@@ -131,6 +110,7 @@ cmd_provision(int argc, char **argv, GCancellable *cancellable, GError **error)
 	g_autoptr(OstickProvisionOptions) options = NULL;
 	g_autoptr(OstickBundle) bundle = NULL;
 	g_auto(OstickInstallResult) result = {0};
+	g_auto(OstickFd) fd = -1;
 	OstickCliProgress progress;
 	gboolean ok;
 
@@ -141,13 +121,13 @@ cmd_provision(int argc, char **argv, GCancellable *cancellable, GError **error)
 		"boot configuration, and /etc/ostick (keyring and config) in the deployment. On\n"
 		"failure it is left empty again. Installing the bootloader binary itself (U-Boot,\n"
 		"extlinux, GRUB) stays with the board's own tools.");
-	if (!g_option_context_parse(context, &argc, &argv, error) ||
-		!check_arguments(argc, error) ||
+	if (!g_option_context_parse(context, &argc, &argv, error) || !check_arguments(error) ||
+		(fd = ostick_cli_open_bundle_input(argc, argv, opt_fd, error)) < 0 ||
 		!ostick_cli_progress_init(&progress, opt_progress, opt_progress_fd, error) ||
 		(keyring = ostick_keyring_load(
 			 opt_keyring ? opt_keyring : OSTICK_DEFAULT_KEYRING, error)) == NULL ||
 		(options = make_options(keyring, &progress, error)) == NULL ||
-		(bundle = open_bundle(argv, error)) == NULL)
+		(bundle = ostick_bundle_open_fd(fd, error)) == NULL)
 		return FALSE;
 	ok = ostick_bundle_provision(bundle, options, &result, cancellable, error);
 	ostick_cli_progress_finish(&progress);
