@@ -149,7 +149,8 @@ $(LIBAPPLIER): $(APPLIER_OBJS)
 
 $(BUNDLER_BIN): $(BUILDDIR)/bundler/main.o $(LIBBUNDLER) $(LIBOSTICK_A)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(BUNDLER_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -Wl,--export-dynamic-symbol=lzma_easy_encoder -o $@ $^ \
+		$(BUNDLER_LIBS)
 $(APPLIER_BIN): $(BUILDDIR)/applier/main.o $(LIBAPPLIER) $(LIBOSTICK_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(APPLIER_LIBS)

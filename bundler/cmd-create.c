@@ -273,7 +273,8 @@ static gboolean
 generate(OstreeRepo *repo, const OstickManifest *m, const char *delta_dir,
 	GCancellable *cancellable, GError **error)
 {
-	OstickDeltaOptions options = {(guint)opt_max_part_mb, !opt_no_bsdiff};
+	OstickDeltaOptions options = {(guint)opt_max_part_mb, !opt_no_bsdiff,
+		g_str_equal(opt_part_encoding ?: OSTICK_ENCODING_ZSTD, OSTICK_ENCODING_ZSTD)};
 	OstickCliSpinner *spinner;
 	gboolean ok;
 

@@ -7,6 +7,8 @@
 #include <fcntl.h>
 
 #define BLOCK 4096
+#define LIBOSTREE_XZ_PRESET 8 /* ostree-lzma-compressor.c, 2022.7 */
+#define REENCODED_XZ_PRESET 0
 
 OstreeRepo *
 ostick_repo_open(const char *path, GCancellable *cancellable, GError **error)
@@ -62,6 +64,8 @@ ostick_delta_generate(OstreeRepo *repo, const char *from, const char *to,
 {
 	g_autofree char *superblock = g_build_filename(dir, "superblock", NULL);
 	g_auto(GVariantBuilder) params;
+	guint overridden = ostick_delta_xz_overridden_count();
+	gboolean ok;
 
 	g_variant_builder_init(&params, G_VARIANT_TYPE_VARDICT);
 	/* LIBOSTREE-NOTES: with the default (4 MB) large objects become HTTP fallbacks, which an
@@ -74,9 +78,16 @@ ostick_delta_generate(OstreeRepo *repo, const char *from, const char *to,
 	/* Separate part files: each becomes a tar member with its own hash in the manifest. */
 	g_variant_builder_add(&params, "{sv}", "inline-parts", g_variant_new_boolean(FALSE));
 	g_variant_builder_add(&params, "{sv}", "filename", g_variant_new_bytestring(superblock));
-	if (!ostree_repo_static_delta_generate(repo, OSTREE_STATIC_DELTA_GENERATE_OPT_MAJOR, from,
-		    to, NULL, g_variant_builder_end(&params), cancellable, error))
+	/* Re-encoded parts: libostree's xz is decoded once and thrown away (xz-preset.c). */
+	ostick_delta_override_xz_preset(options->reencoded ? REENCODED_XZ_PRESET : -1);
+	ok = ostree_repo_static_delta_generate(repo, OSTREE_STATIC_DELTA_GENERATE_OPT_MAJOR, from,
+		to, NULL, g_variant_builder_end(&params), cancellable, error);
+	ostick_delta_override_xz_preset(-1);
+	if (!ok)
 		return g_prefix_error(error, "generating the static delta: "), FALSE;
+	if (options->reencoded)
+		g_debug("xz preset %d (not libostree's %d) for %u delta parts", REENCODED_XZ_PRESET,
+			LIBOSTREE_XZ_PRESET, ostick_delta_xz_overridden_count() - overridden);
 	return TRUE;
 }
 

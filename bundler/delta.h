@@ -9,7 +9,14 @@ G_BEGIN_DECLS
 typedef struct {
 	guint max_part_mb; /* libostree max-chunk-size; an object is never split */
 	gboolean bsdiff; /* binary diffs for modified files (deltas only) */
+	gboolean reencoded; /* the parts will be decoded and re-encoded: their xz can be fast */
 } OstickDeltaOptions;
+
+/* The xz preset of the delta parts libostree generates from now on (-1: libostree's own, 8),
+ * through the lzma_easy_encoder() ostick-bundle exports (xz-preset.c). */
+void ostick_delta_override_xz_preset(int preset);
+/* How many xz streams the override has applied to: 0 means libostree did not bind to it. */
+guint ostick_delta_xz_overridden_count(void);
 
 /* Generates the delta @from (NULL: from scratch) -> @to of @repo into the existing empty
  * directory @dir as `superblock` and parts `0`..`N-1`. Fallback objects are disabled: an offline

@@ -217,15 +217,39 @@ check_exit 2 "SOURCE_DATE_EPOCH that is not a number: 2" env SOURCE_DATE_EPOCH=y
 	"$BUNDLE" create "${COMMON[@]}" -o "$T/never.ostick"
 check_match "... says so" "SOURCE_DATE_EPOCH='yesterday' is not a Unix time" "$TEST_TMP/stderr"
 
+# ostree-xz parts are stock's own (no xz preset override): byte for byte what `ostree
+# static-delta generate` writes with the same options.
+stock_parts_equal() {
+	local dir=$T/stock-delta i n
+	mkdir -p "$dir" "$T/xz-members" &&
+		ostree --repo="$R" static-delta generate --empty --to="$V2" \
+			--min-fallback-size=0 --max-chunk-size=1 --filename="$dir/superblock" \
+			>/dev/null &&
+		tar -C "$T/xz-members" -xf "$FULL" || return 1
+	n=$(find "$dir" -name '[0-9]*' | wc -l)
+	[ "$n" -gt 1 ] && [ "$n" = "$(find "$T/xz-members/delta" -name '[0-9]*' | wc -l)" ] ||
+		{ echo "part counts: stock $n"; return 1; }
+	for ((i = 0; i < n; i++)); do
+		cmp "$dir/$i" "$T/xz-members/delta/$i" || return 1
+	done
+}
+check "the full ostree-xz bundle's parts are byte-identical to stock static-delta generate's" \
+	stock_parts_equal
+
 # ---- the default part encoding, zstd: each part is libostree's part payload, re-encoded
 ZD=$T/delta-zstd.ostick
 check_exit 0 "create the delta with the default part encoding: exit 0" \
-	"$BUNDLE" create --repo "$R" --ref "$REF" --compatible "$COMPAT" --key "$KEY" \
-	--from "$V1" -o "$ZD"
+	env G_MESSAGES_DEBUG=all "$BUNDLE" create --repo "$R" --ref "$REF" \
+	--compatible "$COMPAT" --key "$KEY" --from "$V1" -o "$ZD"
+cp "$TEST_TMP/stdout" "$T/zstd-create.out" # GLib prints debug messages there
 inspect_json "$ZD" "$T/zstd.json"
 json_check "... the parts are zstd, with their payload size" "$T/zstd.json" \
 	"all(m['encoding'] == 'zstd' and m['payload_size'] > 0 for m in d['members'][1:]) and
 len(d['members']) > 1 and (d['base'], d['target']) == ('$V1', '$V2')"
+# bundler/xz-preset.c: libostree's xz, thrown away after the re-encoding, is preset 0.
+check_match "... libostree called ostick's lzma_easy_encoder for every part: xz preset 0" \
+	"DEBUG: .*xz preset 0 \(not libostree's 8\) for $(($(json_get "$T/zstd.json" \
+	"len(d['members'])") - 1)) delta parts$" "$T/zstd-create.out"
 check "... every member's size and SHA-256 match the tar bytes" \
 	members_match_manifest "$ZD" "$T/zstd.json"
 check "... it verifies" "$BUNDLE" verify --keyring "$T/keyring-ed" "$ZD"
