@@ -18,7 +18,8 @@ PROVE ?= prove
 # Integration tests to run (a glob); `make check T=tests/integration/t0100*` narrows it.
 T ?= tests/integration/t*.sh
 
-COMMON_PKGS := glib-2.0 gio-2.0 gio-unix-2.0 ostree-1 libarchive libcrypto libzstd json-glib-1.0
+COMMON_PKGS := glib-2.0 gio-2.0 gio-unix-2.0 ostree-1 libarchive libcrypto libzstd liblzma \
+	json-glib-1.0
 BUNDLER_PKGS := $(COMMON_PKGS)
 APPLIER_PKGS := $(COMMON_PKGS) libudev
 ALL_PKGS := $(sort $(BUNDLER_PKGS) $(APPLIER_PKGS))

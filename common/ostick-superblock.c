@@ -19,6 +19,7 @@ struct _OstickSuperblock {
 	char *from;
 	char to[OSTICK_SHA256_HEX_LEN + 1];
 	GArray *parts; /* OstickDeltaPartInfo */
+	gboolean swap; /* its numbers are in the other byte order (ostree.endianness) */
 };
 
 void
@@ -128,10 +129,9 @@ parse_part_header(GVariant *header, gboolean swap, OstickDeltaPartInfo *out, GEr
 static gboolean
 parse_headers(OstickSuperblock *sb, GError **error)
 {
-	gboolean swap = FALSE;
 	gsize n = g_variant_n_children(sb->headers);
 
-	if (!get_swap_endian(sb->metadata, &swap, error))
+	if (!get_swap_endian(sb->metadata, &sb->swap, error))
 		return FALSE;
 	if (n == 0 || n > OSTICK_PARTS_MAX)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT, "%zu parts (allowed 1..%d)", n,
@@ -141,7 +141,7 @@ parse_headers(OstickSuperblock *sb, GError **error)
 		g_autoptr(GVariant) header = g_variant_get_child_value(sb->headers, i);
 		OstickDeltaPartInfo info;
 
-		if (!parse_part_header(header, swap, &info, error)) {
+		if (!parse_part_header(header, sb->swap, &info, error)) {
 			g_prefix_error(error, "part %zu: ", i);
 			return FALSE;
 		}
@@ -542,4 +542,43 @@ ostick_superblock_set_timestamp(guint8 *data, gsize len, guint64 unix_time)
 
 	g_return_if_fail(offset + sizeof be <= len);
 	memcpy(data + offset, &be, sizeof be);
+}
+
+/* An empty part header: no objects, so libostree skips it without opening its file. */
+static GVariant *
+skipped_header(void)
+{
+	return g_variant_new("(u@aytt@ay)", 0,
+		g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, NULL, 0, 1), (guint64)0, (guint64)0,
+		g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, NULL, 0, 1));
+}
+
+GBytes *
+ostick_superblock_build_streamed(
+	const OstickSuperblock *sb, guint index, guint position, const guint8 *sha256, guint64 size)
+{
+	g_autoptr(GVariant) header = g_variant_get_child_value(sb->headers, index);
+	g_autoptr(GVariant) version = g_variant_get_child_value(header, 0);
+	g_autoptr(GVariant) usize = g_variant_get_child_value(header, 3);
+	g_autoptr(GVariant) objects = g_variant_get_child_value(header, 4);
+	g_auto(GVariantBuilder) headers;
+	g_autoptr(GVariant) built = NULL;
+	GVariant *members[8];
+
+	g_return_val_if_fail(index < sb->parts->len, NULL);
+	g_variant_builder_init(&headers, G_VARIANT_TYPE("a(uayttay)"));
+	for (guint i = 0; i < position; i++)
+		g_variant_builder_add_value(&headers, skipped_header());
+	/* The original's version, sizes and objects, in its byte order; its own size and checksum. */
+	g_variant_builder_add(&headers, "(@u@ayt@t@ay)", version,
+		g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, sha256, OSTICK_SHA256_LEN, 1),
+		sb->swap ? GUINT64_SWAP_LE_BE(size) : size, usize, objects);
+	for (guint m = 0; m < 6; m++)
+		members[m] = g_variant_get_child_value(sb->variant, m);
+	members[6] = g_variant_builder_end(&headers);
+	members[7] = g_variant_new_array(G_VARIANT_TYPE("(yaytt)"), NULL, 0);
+	built = g_variant_ref_sink(g_variant_new_tuple(members, G_N_ELEMENTS(members)));
+	for (guint m = 0; m < 6; m++)
+		g_variant_unref(members[m]);
+	return g_variant_get_data_as_bytes(built);
 }

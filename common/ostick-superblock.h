@@ -67,6 +67,14 @@ char *ostick_delta_part_key(const char *from, const char *to, guint index);
 void ostick_superblock_layout_single_part(const OstickSuperblock *superblock, guint index,
 	guint64 yay_len, GBytes **out_prefix, GBytes **out_suffix);
 
+/* A superblock for part @index alone, read from a separate part file: the original's metadata,
+ * commit and part header, but with @size and @sha256 (OSTICK_SHA256_LEN bytes) for the part file
+ * libostree will read, and @position empty headers (no objects: libostree skips them without
+ * opening their file) in front, so that libostree opens that part as file number @position.
+ * No fallbacks. (transfer full) */
+GBytes *ostick_superblock_build_streamed(const OstickSuperblock *superblock, guint index,
+	guint position, const guint8 *sha256, guint64 size);
+
 /* Overwrites the superblock's generation timestamp in @data (a serialized superblock) with
  * @unix_time, so that bundles can be reproducible. @data must be a superblock
  * that ostick_superblock_parse() accepted. */

@@ -21,4 +21,21 @@ guint64 ostick_xz_payload_bound(guint64 decoded_size, guint n_objects);
 gboolean ostick_xz_decode_part(int fd, guint64 max_size, OstickChunkFunc sink, gpointer user_data,
 	guint64 *out_size, GCancellable *cancellable, GError **error);
 
+typedef struct _OstickXzStoredWriter OstickXzStoredWriter;
+
+/* An xz stream (FORMAT.md §5.4's container) that stores what it is given without compressing
+ * it: LZMA2 uncompressed chunks in blocks of 1 MiB, no integrity check (the data is verified
+ * already). Its bytes go to @sink as they are made, the stream header first; the same input
+ * always gives the same bytes. libostree decodes it at the speed of a copy, with a 4 KiB
+ * dictionary. (transfer full) */
+OstickXzStoredWriter *ostick_xz_stored_writer_new(
+	OstickChunkFunc sink, gpointer user_data, GError **error);
+gboolean ostick_xz_stored_writer_write(
+	OstickXzStoredWriter *writer, const guint8 *data, gsize len, GError **error);
+/* Writes the last block, the index and the footer; @out_size (optional): the stream's length. */
+gboolean ostick_xz_stored_writer_finish(
+	OstickXzStoredWriter *writer, guint64 *out_size, GError **error);
+void ostick_xz_stored_writer_free(OstickXzStoredWriter *writer);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OstickXzStoredWriter, ostick_xz_stored_writer_free)
+
 G_END_DECLS

@@ -6,6 +6,9 @@
 #include "ostick-file.h"
 #include "ostick-format.h"
 
+#include <sys/mman.h>
+/* For ZSTD_createDCtx_advanced(), in every libzstd 1.x (Debian 12: 1.5.4). */
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
 #define WINDOW_LOG_MIN 17 /* 128 KiB: below that the window buys nothing */
@@ -110,9 +113,52 @@ ostick_zstd_writer_finish(OstickZstdWriter *writer, guint64 *out_input, GError *
 	return TRUE;
 }
 
+/* The decoder's window buffers come straight from mmap and go back to the kernel when freed.
+ * Through malloc, glibc's adaptive mmap threshold keeps a freed window (a part's size) in the
+ * heap of whichever thread decoded it: one or two parts' worth of RSS while libostree maps the
+ * next part. */
+#define DIRECT_MAP_MIN (1024 * 1024)
+#define ALLOC_HEADER 64 /* holds the size; keeps the buffer 64-byte aligned */
+
+static void *
+decoder_alloc(void *opaque, size_t size)
+{
+	gsize total = size + ALLOC_HEADER;
+	guint8 *base;
+
+	if (total < DIRECT_MAP_MIN) {
+		base = malloc(total);
+	} else {
+		base = mmap(
+			NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (base == MAP_FAILED)
+			base = NULL;
+	}
+	if (base == NULL)
+		return NULL;
+	*(gsize *)base = total;
+	return base + ALLOC_HEADER;
+}
+
+static void
+decoder_free(void *opaque, void *address)
+{
+	guint8 *base = (guint8 *)address - ALLOC_HEADER;
+	gsize total;
+
+	if (address == NULL)
+		return;
+	total = *(gsize *)base;
+	if (total < DIRECT_MAP_MIN)
+		free(base);
+	else
+		munmap(base, total);
+}
+
 typedef struct {
 	ZSTD_DCtx *dctx;
-	int out_fd;
+	OstickChunkFunc sink;
+	gpointer sink_data;
 	guint64 expected;
 	guint64 written;
 	guint8 *out;
@@ -133,7 +179,7 @@ decode_buffer(Decoder *d, ZSTD_inBuffer *in, size_t *out_left, GError **error)
 			return ostick_throw(error, OSTICK_ERROR_CORRUPT,
 				"zstd part decodes to more than its payload-size %" G_GUINT64_FORMAT,
 				d->expected);
-		if (!ostick_write_all(d->out_fd, d->out, out.pos, error))
+		if (out.pos > 0 && !d->sink(d->out, out.pos, d->sink_data, error))
 			return FALSE;
 		d->written += out.pos;
 		*out_left = left;
@@ -144,16 +190,20 @@ decode_buffer(Decoder *d, ZSTD_inBuffer *in, size_t *out_left, GError **error)
 }
 
 gboolean
-ostick_zstd_decode_fd(int in_fd, int out_fd, guint64 expected_size, gboolean release_input,
-	GCancellable *cancellable, GError **error)
+ostick_zstd_decode(int in_fd, guint64 expected_size, gboolean release_input, OstickChunkFunc sink,
+	gpointer user_data, GCancellable *cancellable, GError **error)
 {
-	g_autoptr(ZSTD_DCtx) dctx = ZSTD_createDCtx();
+	static const ZSTD_customMem direct = {decoder_alloc, decoder_free, NULL};
+	g_autoptr(ZSTD_DCtx) dctx = ZSTD_createDCtx_advanced(direct);
 	gsize in_size = ZSTD_DStreamInSize();
 	g_autofree guint8 *in_buf = g_malloc(in_size);
 	g_autofree guint8 *out_buf = g_malloc(ZSTD_DStreamOutSize());
-	Decoder d = {dctx, out_fd, expected_size, 0, out_buf, ZSTD_DStreamOutSize()};
+	Decoder d = {dctx, sink, user_data, expected_size, 0, out_buf, ZSTD_DStreamOutSize()};
 	size_t left = 1;
 	guint64 released = 0;
+
+	if (dctx == NULL)
+		return ostick_throw(error, OSTICK_ERROR_CORRUPT, "zstd: out of memory");
 
 	/* The window bounds the decoder's memory: refuse frames asking for more. */
 	if (ZSTD_isError(
@@ -188,4 +238,18 @@ ostick_zstd_decode_fd(int in_fd, int out_fd, guint64 expected_size, gboolean rel
 			" bytes, its payload-size is %" G_GUINT64_FORMAT,
 			d.written, expected_size);
 	return TRUE;
+}
+
+static gboolean
+write_to_fd(const guint8 *data, gsize len, gpointer user_data, GError **error)
+{
+	return ostick_write_all(GPOINTER_TO_INT(user_data), data, len, error);
+}
+
+gboolean
+ostick_zstd_decode_fd(int in_fd, int out_fd, guint64 expected_size, gboolean release_input,
+	GCancellable *cancellable, GError **error)
+{
+	return ostick_zstd_decode(in_fd, expected_size, release_input, write_to_fd,
+		GINT_TO_POINTER(out_fd), cancellable, error);
 }

@@ -3,6 +3,8 @@
  */
 #pragma once
 
+#include "ostick-bundle-reader.h"
+
 #include <gio/gio.h>
 #include <glib.h>
 
@@ -31,5 +33,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(OstickZstdWriter, ostick_zstd_writer_free)
  * read (ostick_release_consumed()). G_IO_ERROR on I/O failure or cancellation. */
 gboolean ostick_zstd_decode_fd(int in_fd, int out_fd, guint64 expected_size, gboolean release_input,
 	GCancellable *cancellable, GError **error);
+/* The same, handing the output to @sink in chunks instead; an error from @sink stops it. */
+gboolean ostick_zstd_decode(int in_fd, guint64 expected_size, gboolean release_input,
+	OstickChunkFunc sink, gpointer user_data, GCancellable *cancellable, GError **error);
 
 G_END_DECLS

@@ -13,11 +13,15 @@
 #include "ostick-cleanup.h"
 #include "ostick-error.h"
 #include "ostick-file.h"
+#include "ostick-hash.h"
+#include "ostick-superblock.h"
 #include "ostick-xz.h"
 #include "ostick-zstd.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -142,14 +146,14 @@ write_decoded(const guint8 *data, gsize len, gpointer user_data, GError **error)
  * blocks are freed as they are decoded, where the filesystem can punch holes), and one
  * release step of slack. */
 static void
-note_peak_staging(PartSink *sink, int fd, int member_fd)
+note_peak_staging(PartSink *sink, guint64 part_size, int member_fd)
 {
-	struct stat part_st, member_st;
+	struct stat member_st;
 
-	if (fstat(fd, &part_st) < 0 || fstat(member_fd, &member_st) < 0)
+	if (fstat(member_fd, &member_st) < 0)
 		return;
 	sink->options->peak_staging = MAX(sink->options->peak_staging,
-		(guint64)part_st.st_size + (guint64)member_st.st_blocks * 512 + 1024 * 1024);
+		part_size + (guint64)member_st.st_blocks * 512 + 1024 * 1024);
 }
 
 /* ostree-xz (FORMAT.md §5.4): decoded by ostick, not libostree, so that the output is bounded
@@ -184,33 +188,184 @@ stage_xz_part(int fd, int tmp_dfd, OstickBundleReader *reader, const OstickSuper
 	if (!g_bytes_equal(prefix, final_prefix))
 		return ostick_throw(error, OSTICK_ERROR_FORMAT,
 			"part %u: cannot lay out its inline form", index);
-	note_peak_staging(sink, fd, member_fd);
+	note_peak_staging(sink, payload_size, member_fd);
 	return write_bytes(fd, suffix, error);
 }
 
-/* zstd (FORMAT.md §5.5): no decoder may see a byte before its hash matched, so the member is
- * staged on its own first, then decoded (at most its signed payload-size) into place as an
- * uncompressed inline part. */
+/*
+ * zstd (FORMAT.md §5.5) parts reach libostree as a stream, never mapped whole by ostick: the
+ * uncompressed inline form would cost the part twice in memory (libostree maps the superblock,
+ * and GLib copies the misaligned payload out of it). libostree reads a separate part file
+ * through a stream when it is xz, and keeps only its decoded copy, in a file it maps. So the
+ * decoded payload is wrapped as a stored (uncompressed) xz stream and fed through a pipe,
+ * which the one-part superblock names as part file /proc/self/fd/N (N: the pipe's read end;
+ * N empty headers come first, see ostick_superblock_build_streamed()).
+ *
+ * libostree checks a separate part file against its header's SHA-256, so the stream is made
+ * twice: once for its size and checksum, which also decodes the whole frame within its bounds
+ * before libostree sees a byte of it, then for the pipe.
+ */
+#define XZ_COMPRESSION_BYTE ((const guint8[]){'x'})
+#define PIPE_BUFFER (1024 * 1024)
+
+typedef struct {
+	EVP_MD_CTX *sha256; /* the first time */
+	int fd; /* the second: the pipe */
+} StreamSink;
+
 static gboolean
-stage_zstd_part(int fd, int tmp_dfd, OstickBundleReader *reader, const OstickSuperblock *sb,
-	guint index, PartSink *sink, GError **error)
+stream_out(const guint8 *data, gsize len, gpointer user_data, GError **error)
+{
+	StreamSink *out = user_data;
+
+	if (out->sha256 != NULL) {
+		ostick_sha256_update(out->sha256, data, len);
+		return TRUE;
+	}
+	return ostick_write_all(out->fd, data, len, error);
+}
+
+static gboolean
+stream_into_xz(const guint8 *data, gsize len, gpointer user_data, GError **error)
+{
+	return ostick_xz_stored_writer_write(user_data, data, len, error);
+}
+
+/* The part file libostree reads, made from the staged member: 'x', then the stored xz stream. */
+static gboolean
+stream_part(int member_fd, guint64 payload_size, gboolean release_member, StreamSink *out,
+	guint64 *out_size, GCancellable *cancellable, GError **error)
+{
+	g_autoptr(OstickXzStoredWriter) xz = NULL;
+	guint64 xz_size = 0;
+
+	if (lseek(member_fd, 0, SEEK_SET) < 0)
+		return ostick_throw_errno(error, "rewinding the staged part");
+	if (!stream_out(XZ_COMPRESSION_BYTE, 1, out, error))
+		return FALSE;
+	xz = ostick_xz_stored_writer_new(stream_out, out, error);
+	if (xz == NULL ||
+		!ostick_zstd_decode(member_fd, payload_size, release_member, stream_into_xz, xz,
+			cancellable, error) ||
+		!ostick_xz_stored_writer_finish(xz, &xz_size, error))
+		return FALSE;
+	*out_size = 1 + xz_size;
+	return TRUE;
+}
+
+typedef struct {
+	int member_fd;
+	guint64 payload_size;
+	int pipe_fd; /* the write end, closed when done */
+	GCancellable *cancellable;
+	GError *error;
+} Feeder;
+
+static gpointer
+feed_pipe(gpointer data)
+{
+	Feeder *feeder = data;
+	StreamSink out = {NULL, feeder->pipe_fd};
+	sigset_t pipe_signal;
+	guint64 size = 0;
+
+	/* A reader that is gone makes EPIPE here, not a SIGPIPE that would end the process. */
+	sigemptyset(&pipe_signal);
+	sigaddset(&pipe_signal, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_signal, NULL);
+	(void)stream_part(feeder->member_fd, feeder->payload_size, TRUE, &out, &size,
+		feeder->cancellable, &feeder->error);
+	ostick_fd_close(feeder->pipe_fd);
+	feeder->pipe_fd = -1;
+	return NULL;
+}
+
+/* The superblock for the pipe at @read_fd, in an anonymous file of its own. */
+static int
+stage_streamed_superblock(int tmp_dfd, const OstickSuperblock *sb, guint index, int read_fd,
+	const guint8 *sha256, guint64 size, GError **error)
+{
+	g_autoptr(GBytes) superblock =
+		ostick_superblock_build_streamed(sb, index, (guint)read_fd, sha256, size);
+	g_auto(OstickFd) fd = ostick_open_anonymous_tmpfile(tmp_dfd, error);
+
+	if (fd < 0 || !write_bytes(fd, superblock, error))
+		return -1;
+	return ostick_steal_fd(&fd);
+}
+
+/* Runs libostree on the streamed part while a thread feeds the pipe. On failure the feeder's
+ * own error (I/O on the staged member, cancellation) says more than libostree's, which only
+ * saw a stream end early; a feeder that libostree never read (a part whose objects are all
+ * present) or stopped reading ends with EPIPE, which is no error of its own. */
+static gboolean
+execute_streamed(OstreeRepo *repo, int sb_fd, int *read_fd, Feeder *feeder, guint index,
+	GCancellable *cancellable, GError **error)
+{
+	GThread *thread = g_thread_new("ostick-part", feed_pipe, feeder);
+	g_autoptr(GError) feeder_error = NULL;
+	gboolean ok = execute_staged(repo, sb_fd, index, cancellable, error);
+
+	ostick_fd_close(*read_fd);
+	*read_fd = -1;
+	g_thread_join(thread);
+	feeder_error = g_steal_pointer(&feeder->error);
+	if (ok || feeder_error == NULL ||
+		g_error_matches(feeder_error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
+		return ok;
+	g_clear_error(error);
+	g_propagate_prefixed_error(error, g_steal_pointer(&feeder_error), "part %u: ", index);
+	return FALSE;
+}
+
+static gboolean
+apply_zstd_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader,
+	const OstickSuperblock *sb, guint index, PartSink *sink, GError **error)
 {
 	const OstickMember *part = &ostick_bundle_reader_get_manifest(reader)->parts[index];
 	g_auto(OstickFd) member_fd = stage_member(tmp_dfd, reader, index, sink, error);
-	g_autoptr(GBytes) prefix = NULL;
-	g_autoptr(GBytes) suffix = NULL;
+	g_autoptr(EVP_MD_CTX) sha256 = ostick_sha256_new();
+	StreamSink digest = {sha256, -1};
+	guint8 checksum[OSTICK_SHA256_LEN];
+	g_auto(OstickFd) read_fd = -1;
+	g_auto(OstickFd) sb_fd = -1;
+	Feeder feeder = {member_fd, part->payload_size, -1, sink->cancellable, NULL};
+	guint64 size = 0;
+	int fds[2];
 
 	if (member_fd < 0)
+		return classify_error(error);
+	if (!stream_part(
+		    member_fd, part->payload_size, FALSE, &digest, &size, sink->cancellable, error))
+		return g_prefix_error(error, "part %u: ", index), classify_error(error);
+	ostick_sha256_finish(sha256, checksum);
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return ostick_throw_errno(error, "part %u: pipe", index);
+	read_fd = fds[0];
+	feeder.pipe_fd = fds[1];
+	(void)fcntl(fds[1], F_SETPIPE_SZ, PIPE_BUFFER); /* fewer wake-ups; the default works */
+	sb_fd = stage_streamed_superblock(tmp_dfd, sb, index, read_fd, checksum, size, error);
+	if (sb_fd < 0) {
+		ostick_fd_close(feeder.pipe_fd);
 		return FALSE;
-	ostick_superblock_layout_single_part(sb, index, 1 + part->payload_size, &prefix, &suffix);
-	if (!write_bytes(fd, prefix, error) ||
-		!ostick_write_all(fd, OSTICK_DELTA_PART_UNCOMPRESSED, 1, error) ||
-		!ostick_zstd_decode_fd(
-			member_fd, fd, part->payload_size, TRUE, sink->cancellable, error) ||
-		!write_bytes(fd, suffix, error))
-		return g_prefix_error(error, "part %u: ", index), FALSE;
-	note_peak_staging(sink, fd, member_fd);
-	return TRUE;
+	}
+	/* libostree's decoded copy, in the repo's tmp ($TMPDIR), and what is left of the member. */
+	note_peak_staging(sink, part->payload_size, member_fd);
+	return execute_streamed(repo, sb_fd, &read_fd, &feeder, index, sink->cancellable, error);
+}
+
+static gboolean
+apply_xz_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader, const OstickSuperblock *sb,
+	guint index, PartSink *sink, GError **error)
+{
+	g_auto(OstickFd) fd = ostick_open_anonymous_tmpfile(tmp_dfd, error);
+
+	if (fd < 0)
+		return FALSE;
+	if (!stage_xz_part(fd, tmp_dfd, reader, sb, index, sink, error))
+		return classify_error(error);
+	/* Only now, hash verified and decoded, may libostree see the bytes. */
+	return execute_staged(repo, fd, index, sink->cancellable, error);
 }
 
 static gboolean
@@ -218,17 +373,11 @@ apply_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader, const Osti
 	guint index, PartSink *sink, GError **error)
 {
 	const OstickMember *part = &ostick_bundle_reader_get_manifest(reader)->parts[index];
-	gboolean zstd = g_str_equal(part->encoding, OSTICK_ENCODING_ZSTD);
-	g_auto(OstickFd) fd = ostick_open_anonymous_tmpfile(tmp_dfd, error);
 
-	if (fd < 0)
-		return FALSE;
 	sink->state.parts_done = index;
-	if (!(zstd ? stage_zstd_part(fd, tmp_dfd, reader, sb, index, sink, error)
-		   : stage_xz_part(fd, tmp_dfd, reader, sb, index, sink, error)))
-		return classify_error(error);
-	/* Only now, hash verified and decoded, may libostree see the bytes. */
-	return execute_staged(repo, fd, index, sink->cancellable, error);
+	if (g_str_equal(part->encoding, OSTICK_ENCODING_ZSTD))
+		return apply_zstd_part(repo, tmp_dfd, reader, sb, index, sink, error);
+	return apply_xz_part(repo, tmp_dfd, reader, sb, index, sink, error);
 }
 
 static gboolean

@@ -12,7 +12,7 @@ if [ "${1:-}" = "--list" ]; then
 fi
 
 BUILD_PKGS="make gcc libc6-dev pkg-config libglib2.0-dev libostree-dev libarchive-dev
-	libssl-dev libzstd-dev libudev-dev libjson-glib-dev"
+	libssl-dev libzstd-dev liblzma-dev libudev-dev libjson-glib-dev"
 # ostree/openssl/tar/xxd/prove drive the integration tests; mkfs.* and losetup make stick and
 # sysroot images; udevadm and systemd-analyze check the rule and units.
 CHECK_PKGS="$BUILD_PKGS g++ ostree openssl tar xz-utils zstd xxd perl util-linux mount

@@ -7,7 +7,9 @@
 #include "ostick-superblock.h"
 #include "testlib.h"
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <string.h>
 #include <unistd.h>
 
 typedef struct {
@@ -329,6 +331,128 @@ test_layout_executes_like_whole_delta(Fixture *f, gconstpointer data)
 	g_assert_no_error(error);
 }
 
+/* Applies part @index of the delta in @dir the way the applier streams zstd parts: a superblock
+ * from ostick_superblock_build_streamed() naming the part file as /proc/self/fd/N. @checksum
+ * (NULL: the part file's own) goes into its header. */
+static gboolean
+execute_streamed(OstreeRepo *repo, const char *dir, OstickSuperblock *sb, guint index,
+	const guint8 *checksum, GError **error)
+{
+	g_autofree char *name = g_strdup_printf("%s/%u", dir, index);
+	g_autoptr(GBytes) part = testlib_read_file(name);
+	g_auto(OstickFd) part_fd = open(name, O_RDONLY | O_CLOEXEC);
+	guint8 own[OSTICK_SHA256_LEN];
+	g_autoptr(GBytes) superblock = NULL;
+	g_auto(OstickFd) sb_fd = -1;
+	g_autofree char *proc = NULL;
+	g_autoptr(GFile) file = NULL;
+
+	g_assert_cmpint(part_fd, >=, 0);
+	ostick_sha256(g_bytes_get_data(part, NULL), g_bytes_get_size(part), own);
+	superblock = ostick_superblock_build_streamed(
+		sb, index, (guint)part_fd, checksum ?: own, g_bytes_get_size(part));
+	sb_fd = testlib_fd_from_bytes(superblock);
+	proc = g_strdup_printf("/proc/self/fd/%d", sb_fd);
+	file = g_file_new_for_path(proc);
+	return ostree_repo_static_delta_execute_offline(repo, file, FALSE, NULL, error);
+}
+
+/* The streamed superblock: the original's metadata and commit, @position empty headers, then
+ * the part's own header with the new size and checksum; no fallbacks; GLib's normal form. */
+static void
+test_streamed_layout(Fixture *f, gconstpointer data)
+{
+	g_autofree char *dir = delta_dir(f, "d12", f->v1, f->v2, 32);
+	g_autoptr(GBytes) original_bytes = NULL;
+	g_autoptr(OstickSuperblock) sb = load_superblock(dir, &original_bytes);
+	g_autoptr(GVariant) original = g_variant_ref_sink(g_variant_new_from_bytes(
+		G_VARIANT_TYPE(OSTICK_SUPERBLOCK_TYPE_STRING), original_bytes, FALSE));
+	guint8 checksum[OSTICK_SHA256_LEN];
+
+	memset(checksum, 0xa5, sizeof checksum);
+	for (guint position = 0; position < 40; position += 13) {
+		g_autoptr(GBytes) bytes =
+			ostick_superblock_build_streamed(sb, 0, position, checksum, 123456789);
+		g_autoptr(GVariant) built = g_variant_ref_sink(g_variant_new_from_bytes(
+			G_VARIANT_TYPE(OSTICK_SUPERBLOCK_TYPE_STRING), bytes, FALSE));
+		g_autoptr(GVariant) headers = g_variant_get_child_value(built, 6);
+		g_autoptr(GVariant) fallback = g_variant_get_child_value(built, 7);
+		g_autoptr(GVariant) ours = NULL, theirs = NULL, csum = NULL, objects = NULL;
+		g_autoptr(GVariant) their_headers = NULL;
+		g_autoptr(GVariant) their_objects = NULL;
+		guint32 version, their_version;
+		guint64 size, usize, their_size, their_usize;
+
+		g_assert_true(g_variant_is_normal_form(built));
+		for (guint m = 0; m < 6; m++) {
+			g_autoptr(GVariant) a = g_variant_get_child_value(built, m);
+			g_autoptr(GVariant) b = g_variant_get_child_value(original, m);
+
+			g_assert_true(g_variant_equal(a, b));
+		}
+		g_assert_cmpuint(g_variant_n_children(fallback), ==, 0);
+		g_assert_cmpuint(g_variant_n_children(headers), ==, position + 1);
+		for (guint i = 0; i < position; i++) {
+			g_autoptr(GVariant) empty = g_variant_get_child_value(headers, i);
+			g_autoptr(GVariant) empty_objects = g_variant_get_child_value(empty, 4);
+
+			g_assert_cmpuint(g_variant_n_children(empty_objects), ==, 0);
+		}
+		ours = g_variant_get_child_value(headers, position);
+		g_variant_get(ours, "(u@aytt@ay)", &version, &csum, &size, &usize, &objects);
+		their_headers = g_variant_get_child_value(original, 6);
+		theirs = g_variant_get_child_value(their_headers, 0);
+		g_variant_get(theirs, "(u@aytt@ay)", &their_version, NULL, &their_size,
+			&their_usize, &their_objects);
+		g_assert_cmpuint(version, ==, their_version);
+		g_assert_cmpuint(usize, ==, their_usize);
+		g_assert_true(g_variant_equal(objects, their_objects));
+		g_assert_cmpmem(g_variant_get_data(csum), g_variant_get_size(csum), checksum,
+			sizeof checksum);
+		g_assert_cmpuint(GUINT64_FROM_LE(size), ==, 123456789);
+	}
+}
+
+/* libostree opens the named file and applies it, part by part, to the same objects as the
+ * whole delta; a checksum that is not the file's is refused. */
+static void
+test_streamed_executes_like_whole_delta(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *scratch = delta_dir(f, "d01", NULL, f->v1, 1);
+	g_autofree char *delta = delta_dir(f, "d12", f->v1, f->v2, 1);
+	const char *dirs[] = {scratch, delta};
+	g_autoptr(OstreeRepo) ours = new_bare_user_repo(f, "ours");
+	g_autoptr(OstreeRepo) stock = new_bare_user_repo(f, "stock");
+	g_autoptr(OstreeRepo) refused = new_bare_user_repo(f, "refused");
+	g_autoptr(OstickSuperblock) scratch_sb = load_superblock(scratch, NULL);
+	guint8 wrong[OSTICK_SHA256_LEN] = {0};
+
+	for (guint d = 0; d < G_N_ELEMENTS(dirs); d++) {
+		g_autoptr(OstickSuperblock) sb = load_superblock(dirs[d], NULL);
+		g_autoptr(GFile) whole = g_file_new_for_path(dirs[d]);
+
+		g_assert_true(ostree_repo_prepare_transaction(ours, NULL, NULL, &error));
+		for (guint i = 0; i < ostick_superblock_get_n_parts(sb); i++) {
+			g_assert_true(execute_streamed(ours, dirs[d], sb, i, NULL, &error));
+			g_assert_no_error(error);
+		}
+		g_assert_true(ostree_repo_commit_transaction(ours, NULL, NULL, &error));
+		g_assert_true(ostree_repo_prepare_transaction(stock, NULL, NULL, &error));
+		g_assert_true(ostree_repo_static_delta_execute_offline(
+			stock, whole, FALSE, NULL, &error));
+		g_assert_true(ostree_repo_commit_transaction(stock, NULL, NULL, &error));
+		g_assert_no_error(error);
+	}
+	assert_same_objects(ours, stock);
+
+	g_assert_true(ostree_repo_prepare_transaction(refused, NULL, NULL, &error));
+	g_assert_false(execute_streamed(refused, scratch, scratch_sb, 0, wrong, &error));
+	g_assert_nonnull(error);
+	g_assert_nonnull(strstr(error->message, "Checksum mismatch"));
+	(void)ostree_repo_abort_transaction(refused, NULL, NULL);
+}
+
 static void
 test_set_timestamp(Fixture *f, gconstpointer data)
 {
@@ -361,6 +485,9 @@ main(int argc, char **argv)
 	ADD("/superblock/part-key/matches-libostree", test_part_key_matches_libostree);
 	ADD("/superblock/layout/matches-glib", test_layout_matches_glib);
 	ADD("/superblock/layout/executes-like-whole-delta", test_layout_executes_like_whole_delta);
+	ADD("/superblock/streamed/layout", test_streamed_layout);
+	ADD("/superblock/streamed/executes-like-whole-delta",
+		test_streamed_executes_like_whole_delta);
 	ADD("/superblock/set-timestamp", test_set_timestamp);
 #undef ADD
 	return g_test_run();

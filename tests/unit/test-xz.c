@@ -1,5 +1,5 @@
-/* test-xz.c: the bounded decoder of libostree's xz parts (FORMAT.md §5.4), and freeing a
- * staged input's blocks as it is decoded. Streams come from the xz command, as libostree's
+/* test-xz.c: the bounded decoder of libostree's xz parts (FORMAT.md §5.4), the stored xz
+ * streams the applier feeds libostree, and freeing a staged input's blocks as it is decoded. Streams come from the xz command, as libostree's
  * generator makes them (liblzma). */
 #include "ostick-cleanup.h"
 #include "ostick-error.h"
@@ -146,6 +146,111 @@ test_payload_bound(void)
 		G_GUINT64_CONSTANT(16) << 30);
 }
 
+/* A stored stream of @payload, fed in pieces of @piece bytes. */
+static GBytes *
+make_stored(GBytes *payload, gsize piece, guint64 *out_size)
+{
+	g_autoptr(GByteArray) out = g_byte_array_new();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OstickXzStoredWriter) writer = ostick_xz_stored_writer_new(collect, out, &error);
+	gsize len = 0;
+	const guint8 *data = g_bytes_get_data(payload, &len);
+
+	g_assert_no_error(error);
+	for (gsize at = 0; at < len; at += piece)
+		g_assert_true(ostick_xz_stored_writer_write(
+			writer, data + at, MIN(piece, len - at), &error));
+	g_assert_true(ostick_xz_stored_writer_finish(writer, out_size, &error));
+	g_assert_no_error(error);
+	return g_byte_array_free_to_bytes(g_steal_pointer(&out));
+}
+
+/* `xz -dc`, another decoder than the one ostick reads parts with. */
+static GBytes *
+xz_decompress(GBytes *stream)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GSubprocess) xz =
+		g_subprocess_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE,
+			&error, "xz", "-dc", NULL);
+	GBytes *out = NULL;
+
+	g_assert_no_error(error);
+	g_assert_true(g_subprocess_communicate(xz, stream, NULL, &out, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_true(g_subprocess_get_successful(xz));
+	return out;
+}
+
+/* Stored streams decode (stock xz, and ostick's own part decoder) to their input, whatever the
+ * size against the 1 MiB blocks and however the input comes; they are the input plus little
+ * framing (3 bytes per 64 KiB chunk, some per block), and the same input gives the same bytes. */
+static void
+test_stored(void)
+{
+	static const gsize sizes[] = {0, 1, 65536, 1 << 20, (1 << 20) + 1, 3 * 1024 * 1024 + 17};
+
+	for (guint i = 0; i < G_N_ELEMENTS(sizes); i++) {
+		g_autoptr(GBytes) payload = make_payload(sizes[i]);
+		guint64 size = 0, size_again = 0;
+		g_autoptr(GBytes) stream = make_stored(payload, 4096, &size);
+		g_autoptr(GBytes) again = make_stored(payload, 1000003, &size_again);
+		g_autoptr(GBytes) decoded = xz_decompress(stream);
+		g_autoptr(GByteArray) part = g_byte_array_new();
+		g_autoptr(GByteArray) out = g_byte_array_new();
+		g_autoptr(GBytes) part_bytes = NULL;
+		g_autoptr(GError) error = NULL;
+		gsize chunks = (sizes[i] + 65535) / 65536,
+		      blocks = (sizes[i] + (1 << 20) - 1) >> 20;
+
+		g_test_message("%zu bytes", sizes[i]);
+		g_assert_cmpuint(size, ==, g_bytes_get_size(stream));
+		g_assert_true(g_bytes_equal(stream, again));
+		g_assert_true(g_bytes_equal(decoded, payload));
+		g_assert_cmpuint(size, >, sizes[i]);
+		g_assert_cmpuint(size - sizes[i], <=, 3 * chunks + 32 * blocks + 64);
+		if (sizes[i] == 0)
+			continue; /* no part payload is empty; libarchive finds no data in one */
+		g_byte_array_append(part, (const guint8 *)"x", 1);
+		g_byte_array_append(part, g_bytes_get_data(stream, NULL), (guint)size);
+		part_bytes = g_byte_array_free_to_bytes(g_steal_pointer(&part));
+		g_assert_true(decode(part_bytes, sizes[i], out, NULL, &error));
+		g_assert_no_error(error);
+		g_assert_cmpmem(out->data, out->len, g_bytes_get_data(payload, NULL), sizes[i]);
+	}
+}
+
+static gboolean
+refuse(const guint8 *data, gsize len, gpointer user_data, GError **error)
+{
+	guint *calls = user_data;
+
+	if (++*calls < 3)
+		return TRUE;
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE, "the reader is gone");
+	return FALSE;
+}
+
+/* The sink's error stops the writer and comes back as it is. */
+static void
+test_stored_sink_error(void)
+{
+	g_autoptr(GBytes) payload = make_payload(5 << 20);
+	g_autoptr(GError) error = NULL;
+	guint calls = 0;
+	g_autoptr(OstickXzStoredWriter) writer =
+		ostick_xz_stored_writer_new(refuse, &calls, &error);
+	gboolean ok = TRUE;
+
+	g_assert_no_error(error);
+	ok = ostick_xz_stored_writer_write(
+		     writer, g_bytes_get_data(payload, NULL), g_bytes_get_size(payload), &error) &&
+	     ostick_xz_stored_writer_finish(writer, NULL, &error);
+	g_assert_false(ok);
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+	g_assert_cmpuint(calls, ==, 3);
+}
+
 /* Blocks before the offset are freed, in 1 MiB steps, and never twice. */
 static void
 test_release_consumed(void)
@@ -186,6 +291,8 @@ main(int argc, char **argv)
 	g_test_add_func("/xz/bomb", test_bomb);
 	g_test_add_func("/xz/malformed", test_malformed);
 	g_test_add_func("/xz/payload-bound", test_payload_bound);
+	g_test_add_func("/xz/stored", test_stored);
+	g_test_add_func("/xz/stored-sink-error", test_stored_sink_error);
 	g_test_add_func("/file/release-consumed", test_release_consumed);
 	return g_test_run();
 }
