@@ -232,6 +232,8 @@ ostick_cli_progress_result(OstickCliProgress *p, const char *outcome, const Osti
 	add_string(b, "from_commit", r->from_commit);
 	add_string(b, "to_version", r->to_version);
 	add_string(b, "to_commit", r->to_commit);
+	json_builder_set_member_name(b, "reboot_pending");
+	json_builder_add_boolean_value(b, r->reboot_pending);
 	add_int(b, "bytes_read", (gint64)r->bytes_read);
 	add_int(b, "peak_staging_bytes", (gint64)r->peak_staging);
 	add_int(b, "peak_rss_kib", usage.ru_maxrss);
@@ -259,7 +261,14 @@ log_outcome(const OstickUsbResult *r, const GError *error)
 			i->from_version ? i->from_version : "nothing", r->bundle);
 		break;
 	case OSTICK_USB_UP_TO_DATE:
-		ostick_cli_log(OSTICK_LOG_NOTICE, "%s: up to date, nothing to install", r->device);
+		if (i->reboot_pending)
+			ostick_cli_log(OSTICK_LOG_NOTICE,
+				"%s: up to date, nothing to install; %s %s (%.12s) is installed but "
+				"not booted yet (reboot pending)",
+				r->device, i->os, i->to_version, i->to_commit);
+		else
+			ostick_cli_log(
+				OSTICK_LOG_NOTICE, "%s: up to date, nothing to install", r->device);
 		break;
 	case OSTICK_USB_NOTHING_FOUND:
 		ostick_cli_log(OSTICK_LOG_INFO, "%s: no update bundle on this stick", r->device);
@@ -305,6 +314,53 @@ reboot_after_install(const OstickConfig *config, GCancellable *cancellable, GErr
 	return TRUE;
 }
 
+/* The reboot policy for a target installed earlier but not booted (an install the reboot never
+ * followed) is one reboot per target: if the device then comes up on the old deployment again
+ * (a bootloader that keeps starting it), a stick left in must not restart it in a loop. The
+ * mark is in the running OS's /var (reboot_pending is only ever set on a booted sysroot). */
+#define PENDING_REBOOT_MARK "/var/lib/ostick/rebooted-for-pending"
+
+static gboolean
+mark_pending_reboot(const char *commit)
+{
+	g_autofree char *old = NULL;
+	g_autoptr(GError) local_error = NULL;
+
+	if (g_file_get_contents(PENDING_REBOOT_MARK, &old, NULL, NULL) &&
+		strcmp(g_strstrip(old), commit) == 0) {
+		ostick_cli_log(OSTICK_LOG_WARNING,
+			"not rebooting: %.12s is the default deployment, but the device came up "
+			"on another one after a reboot for it already (check the boot loader)",
+			commit);
+		return FALSE;
+	}
+	if (g_mkdir_with_parents("/var/lib/ostick", 0755) < 0 ||
+		!g_file_set_contents(PENDING_REBOOT_MARK, commit, -1, &local_error)) {
+		ostick_cli_log(OSTICK_LOG_WARNING,
+			"not rebooting: cannot record the reboot in %s: %s", PENDING_REBOOT_MARK,
+			local_error ? local_error->message : g_strerror(errno));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* [policy] reboot=after-install: after an install, and for a target installed before but not
+ * booted yet (once, see above). */
+static gboolean
+wants_reboot(const OstickUsbResult *r, const OstickConfig *config)
+{
+	if (config->reboot != OSTICK_REBOOT_AFTER_INSTALL)
+		return FALSE;
+	if (r->outcome == OSTICK_USB_INSTALLED) {
+		/* A new deployment: its own pending reboot may come. */
+		if (r->install.reboot_pending)
+			(void)unlink(PENDING_REBOOT_MARK);
+		return TRUE;
+	}
+	return r->outcome == OSTICK_USB_UP_TO_DATE && r->install.reboot_pending &&
+	       r->install.to_commit != NULL && mark_pending_reboot(r->install.to_commit);
+}
+
 gboolean
 ostick_cli_handle_stick(const char *device, const OstickConfig *config,
 	const OstickKeyring *keyring, OstickCliProgress *progress, GCancellable *cancellable,
@@ -320,8 +376,7 @@ ostick_cli_handle_stick(const char *device, const OstickConfig *config,
 	/* The stick's outcome (up-to-date, nothing-found...), not only the install's. */
 	ostick_cli_progress_result(progress, ostick_usb_outcome_name(result.outcome),
 		&result.install, ok ? NULL : *error);
-	if (ok && result.outcome == OSTICK_USB_INSTALLED &&
-		config->reboot == OSTICK_REBOOT_AFTER_INSTALL)
+	if (ok && wants_reboot(&result, config))
 		return reboot_after_install(config, cancellable, error);
 	return ok;
 }

@@ -86,7 +86,8 @@ void ostick_cli_progress_result(OstickCliProgress *progress, const char *outcome
 	const OstickInstallResult *result, const GError *error);
 
 /* Handles one stick as `usb` and `monitor` do: logs every step and a one-line outcome, reboots
- * afterwards if the policy says so. */
+ * afterwards if the policy says so: after an install, and (once per target) when the stick's
+ * target is already the default deployment but the device booted another one. */
 gboolean ostick_cli_handle_stick(const char *device, const OstickConfig *config,
 	const OstickKeyring *keyring, OstickCliProgress *progress, GCancellable *cancellable,
 	GError **error);

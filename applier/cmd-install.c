@@ -35,8 +35,9 @@ report(const OstickInstallResult *r, const OstickCliProgress *progress)
 	if (r->warning != NULL)
 		ostick_cli_log(OSTICK_LOG_WARNING, "installed, but: %s", r->warning);
 	if (r->outcome == OSTICK_OUTCOME_ALREADY_INSTALLED)
-		fprintf(out, "already installed: %s %s (%.12s)\n", r->os, r->to_version,
-			r->to_commit);
+		fprintf(out, "already installed: %s %s (%.12s)%s\n", r->os, r->to_version,
+			r->to_commit,
+			r->reboot_pending ? "; not booted yet: it boots at the next restart" : "");
 	else if (opt_no_deploy)
 		fprintf(out, "applied %s %s (%.12s) into the repo, ref %s; not deployed\n", r->os,
 			r->to_version, r->to_commit, r->ref);

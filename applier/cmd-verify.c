@@ -29,8 +29,10 @@ cmd_verify(int argc, char **argv, GCancellable *cancellable, GError **error)
 	if (!ostick_bundle_install(bundle, options, &result, cancellable, error))
 		return g_prefix_error(error, "%s: ", argv[1]), FALSE;
 	if (result.outcome == OSTICK_OUTCOME_ALREADY_INSTALLED)
-		printf("%s: OK: already installed (%s %s)\n", argv[1], result.os,
-			result.to_version);
+		printf("%s: OK: already installed (%s %s)%s\n", argv[1], result.os,
+			result.to_version,
+			result.reboot_pending ? "; not booted yet: it boots at the next restart"
+					      : "");
 	else
 		printf("%s: OK: would install %s %s over %s\n", argv[1], result.os,
 			result.to_version, result.from_version ? result.from_version : "nothing");

@@ -31,6 +31,7 @@ typedef struct {
 	GPtrArray *candidates; /* Candidate */
 	GError *worst; /* the most serious refusal, if nothing applies */
 	gboolean current; /* an authentic bundle for this device is installed or older */
+	Candidate *pending; /* its target is the default deployment, but not the booted one */
 } Handler;
 
 static void
@@ -233,7 +234,11 @@ probe(Handler *h, Candidate *c)
 		c->probe.outcome = OSTICK_OUTCOME_FAILED;
 		return;
 	}
-	if (c->probe.outcome == OSTICK_OUTCOME_ALREADY_INSTALLED) {
+	if (c->probe.outcome == OSTICK_OUTCOME_ALREADY_INSTALLED && c->probe.reboot_pending) {
+		h->current = TRUE;
+		h->pending = c;
+		note(h, c->name, "already installed, but not booted yet (reboot pending)");
+	} else if (c->probe.outcome == OSTICK_OUTCOME_ALREADY_INSTALLED) {
 		h->current = TRUE;
 		note(h, c->name, "already installed");
 	} else
@@ -321,6 +326,15 @@ finish_nothing_applicable(Handler *h, GError **error)
 	gboolean up_to_date = h->current || h->worst == NULL;
 
 	h->result->outcome = up_to_date ? OSTICK_USB_UP_TO_DATE : OSTICK_USB_FAILED;
+	if (up_to_date && h->pending != NULL) {
+		/* Installed before (an install the reboot never followed): the caller's reboot
+		 * policy applies to it as to a fresh install. */
+		ostick_install_result_clear(&h->result->install);
+		h->result->install = h->pending->probe;
+		h->pending->probe = (OstickInstallResult){0};
+		g_clear_pointer(&h->result->bundle, g_free);
+		h->result->bundle = g_strdup(h->pending->name);
+	}
 	if (up_to_date)
 		return TRUE;
 	g_propagate_prefixed_error(
@@ -437,6 +451,8 @@ result_text(Handler *h, const GError *error)
 			r->install.to_version ?: "?", r->install.to_commit ?: "", r->bundle);
 	if (error != NULL)
 		g_string_append_printf(text, "reason: %s\n", error->message);
+	if (r->install.reboot_pending)
+		g_string_append(text, "reboot pending: yes (installed, not booted yet)\n");
 	for (guint i = 0; i < r->notes->len; i++)
 		g_string_append_printf(text, "note: %s\n", (char *)r->notes->pdata[i]);
 	return g_string_free(text, FALSE);
@@ -482,7 +498,7 @@ gboolean
 ostick_usb_handle(const char *device, const OstickUsbOptions *options, OstickUsbResult *result,
 	GCancellable *cancellable, GError **error)
 {
-	Handler h = {options, result, cancellable, NULL, NULL, FALSE};
+	Handler h = {options, result, cancellable, NULL, NULL, FALSE, NULL};
 	g_autoptr(OstickStick) stick = NULL;
 	g_autoptr(OstickMount) mount = NULL;
 	g_autofree char *parent = mount_parent();

@@ -8,6 +8,17 @@
 #include "policy.h"
 #include "state.h"
 
+/* reboot_pending took one reserved pointer's space: the public struct keeps its size (ABI). */
+typedef struct {
+	OstickOutcome outcome;
+	char *strings[7];
+	guint64 numbers[3];
+	gint64 duration_us;
+	char *warning;
+	gpointer reserved[8];
+} ResultLayoutV0;
+G_STATIC_ASSERT(sizeof(OstickInstallResult) == sizeof(ResultLayoutV0));
+
 typedef struct {
 	const OstickInstallOptions *options;
 	OstickInstallResult *result;
@@ -47,6 +58,7 @@ ostick_install_result_clear(OstickInstallResult *result)
 	g_clear_pointer(&result->ref, g_free);
 	g_clear_pointer(&result->compatible, g_free);
 	g_clear_pointer(&result->warning, g_free);
+	result->reboot_pending = FALSE;
 }
 
 static void
@@ -183,6 +195,8 @@ run_verified(Run *run, GError **error)
 		return FALSE;
 	if (installed) {
 		run->result->outcome = OSTICK_OUTCOME_ALREADY_INSTALLED;
+		run->result->reboot_pending = ostick_policy_reboot_pending(
+			run->device, ostick_bundle_reader_get_manifest(run->reader)->target);
 		ostick_bundle_reader_drain(run->reader);
 		return TRUE;
 	}
@@ -202,6 +216,8 @@ run_verified(Run *run, GError **error)
 	if (!apply_and_deploy(run, sb, error))
 		return FALSE;
 	run->result->outcome = OSTICK_OUTCOME_INSTALLED;
+	/* The new deployment is the default; the booted one (if any) is another. */
+	run->result->reboot_pending = !run->options->no_deploy && run->device->booted != NULL;
 	return TRUE;
 }
 
@@ -240,6 +256,7 @@ ostick_install_verified(OstickDevice *device, OstickBundleReader *reader,
 
 	g_return_val_if_fail(ostick_bundle_reader_is_verified(reader), FALSE);
 	result->outcome = OSTICK_OUTCOME_FAILED;
+	result->reboot_pending = FALSE;
 	note_device(&run);
 	note_manifest(&run, ostick_bundle_reader_get_manifest(reader));
 	ok = run_verified(&run, &local_error);
@@ -258,6 +275,7 @@ ostick_install(int fd, const OstickInstallOptions *options, OstickInstallResult 
 
 	g_return_val_if_fail(options->keyring != NULL, FALSE);
 	result->outcome = OSTICK_OUTCOME_FAILED;
+	result->reboot_pending = FALSE;
 
 	device = ostick_device_open(
 		options->sysroot, options->os, writes(options), cancellable, error);

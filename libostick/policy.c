@@ -62,6 +62,17 @@ check_downgrade(OstickDevice *device, const OstickManifest *m, GError **error)
 }
 
 gboolean
+ostick_policy_reboot_pending(OstickDevice *device, const char *target)
+{
+	/* No booted deployment: this sysroot is not the running system (a directory, a disk being
+	 * provisioned), and restarting this machine would not boot it. */
+	if (device->booted == NULL || device->current == NULL)
+		return FALSE;
+	return strcmp(ostree_deployment_get_csum(device->current), target) == 0 &&
+	       strcmp(ostree_deployment_get_csum(device->booted), target) != 0;
+}
+
+gboolean
 ostick_policy_check_fit(OstickDevice *device, const OstickManifest *manifest,
 	const OstickPolicy *policy, gboolean *out_installed, GError **error)
 {

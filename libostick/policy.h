@@ -21,6 +21,11 @@ typedef struct {
 gboolean ostick_policy_check_fit(OstickDevice *device, const OstickManifest *manifest,
 	const OstickPolicy *policy, gboolean *out_installed, GError **error);
 
+/* @target is the default deployment of the device's OS but the booted deployment is another
+ * one: installed, and a reboot starts it. FALSE on a sysroot that is not booted (no booted
+ * deployment: restarting this machine would not start that sysroot). */
+gboolean ostick_policy_reboot_pending(OstickDevice *device, const char *target);
+
 /* Every object @commit reaches (dirtrees, dirmeta and file objects) is in @repo, or in its
  * open transaction. Error: G_IO_ERROR_NOT_FOUND naming the first missing object. */
 gboolean ostick_commit_check_complete(

@@ -43,6 +43,8 @@ ostick_state_record(OstickDevice *device, const OstickInstallResult *result, con
 	set_optional(kf, "to-version", result->to_version);
 	set_optional(kf, "to-commit", result->to_commit);
 	set_optional(kf, "ref", result->ref);
+	if (result->reboot_pending)
+		g_key_file_set_boolean(kf, OSTICK_STATE_GROUP, "reboot-pending", TRUE);
 	if (g_mkdir_with_parents(dir, 0755) < 0)
 		return;
 	/* g_key_file_save_to_file writes a temporary file and renames it: never half a file. */

@@ -196,7 +196,8 @@ OSTICK_PUBLIC GBytes *ostick_bundle_get_manifest_bytes(OstickBundle *bundle);
 typedef enum {
 	OSTICK_OUTCOME_FAILED,
 	OSTICK_OUTCOME_INSTALLED, /* deployed: it boots at the next restart */
-	OSTICK_OUTCOME_ALREADY_INSTALLED, /* the target is already the default or booted */
+	OSTICK_OUTCOME_ALREADY_INSTALLED, /* the target is already the default or booted
+					   * (see reboot_pending below) */
 	OSTICK_OUTCOME_VERIFIED, /* dry run: everything checked, it would install */
 	OSTICK_OUTCOME_APPLICABLE, /* internal (USB probe): signature and fit checked only */
 	OSTICK_OUTCOME_PROVISIONED, /* blank storage laid out with the bundle deployed */
@@ -222,8 +223,17 @@ typedef struct {
 	guint64 peak_staging; /* the largest staging file written */
 	gint64 duration_us;
 	char *warning; /* installed, but something after the switch failed (cleanup) */
+	/* The target is the default deployment (what boots next) but the running system booted
+	 * another one: after OSTICK_OUTCOME_INSTALLED, and after _ALREADY_INSTALLED when an
+	 * earlier install was not followed by a reboot into it (a power cut before the reboot,
+	 * an install by hand, or a bootloader that started the old deployment once). A reboot
+	 * starts the target. Only a booted sysroot (the running system's "/") has a booted
+	 * deployment: on any other sysroot (a directory or a disk being provisioned, tests) it is
+	 * FALSE, since restarting this machine would not boot that sysroot. (It took the
+	 * space of one reserved[] pointer: the struct's size is unchanged.) */
+	gboolean reboot_pending;
 	/*< private >*/
-	gpointer reserved[8];
+	gpointer reserved[7];
 } OstickInstallResult;
 
 OSTICK_PUBLIC void ostick_install_result_clear(OstickInstallResult *result);

@@ -91,10 +91,13 @@ bundle() { # bundle COMPATIBLE OUT
 }
 bundle "$E2E_COMPATIBLE" "$out/bundles/delta.ostick"
 # The factory's: v1 as a whole tree (no --from), signed the same way. It takes 3-4 minutes
-# here; at the default zstd level (19) minutes more.
-"$BUNDLE" create --repo "$repo" --ref "$E2E_REF" --to "$v1" --version 1 \
-	--compatible "$E2E_COMPATIBLE" --key "$KEYS/test-ed25519.key.pem" --zstd-level 3 \
-	-o "$out/bundles/full-v1.ostick"
+# here; at the default zstd level (19) minutes more. E2E_FULL_BUNDLE=0 (run.sh, when s5 does not
+# run) skips it.
+if [ "${E2E_FULL_BUNDLE:-1}" != 0 ]; then
+	"$BUNDLE" create --repo "$repo" --ref "$E2E_REF" --to "$v1" --version 1 \
+		--compatible "$E2E_COMPATIBLE" --key "$KEYS/test-ed25519.key.pem" --zstd-level 3 \
+		-o "$out/bundles/full-v1.ostick"
+fi
 bundle "$E2E_OTHER_COMPATIBLE" "$out/bundles/wrong-compatible.ostick"
 # Tampered: one byte flipped in the middle of the largest member after the manifest and the
 # signature (the payload): authentic on its face, caught by the payload hash while installing.
@@ -133,5 +136,5 @@ poke(forged, offset, lambda b: ord("3"))
 print(f"forged: {manifest.name} says version=3 (byte {offset})")
 EOF
 "$BUNDLE" inspect "$out/bundles/delta.ostick"
-"$BUNDLE" inspect "$out/bundles/full-v1.ostick"
+[ ! -f "$out/bundles/full-v1.ostick" ] || "$BUNDLE" inspect "$out/bundles/full-v1.ostick"
 ls -l "$out/bundles"

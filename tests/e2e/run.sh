@@ -97,10 +97,26 @@ else
 	phase "guest base: built from Debian packages ($key)" base "$E2E_DIR/mkbase.sh" "$base"
 	echo "# guest base: $(cat "$base/tree-size") tree, kernel $(cat "$base/kernel-version")"
 fi
+# What the chosen scenarios need: s5 the full bundle (3-4 minutes to make) and the provisioned
+# disk; s2 and s4 start from s1-uboot's snapshot, s3 from s1-syslinux's.
+wants() { # wants SCENARIO...: true if one of them runs
+	local s
+	[ -z "${E2E_SCENARIOS:-}" ] && return 0
+	for s in "$@"; do
+		case " $E2E_SCENARIOS " in *" $s "*) return 0 ;; esac
+	done
+	return 1
+}
+disks=()
+wants s1-uboot s2-refused s4-two-sticks && disks+=(uboot)
+wants s1-syslinux s3-power-cut s6-pending && disks+=(syslinux)
+wants s5-provisioned && disks+=(provisioned-syslinux)
+E2E_FULL_BUNDLE=0
+wants s5-provisioned && E2E_FULL_BUNDLE=1
+export E2E_FULL_BUNDLE
 phase "trees v1, v2 and the bundles" trees "$E2E_DIR/mktrees.sh" "$base/repo" "$RUN"
-phase "disks: uboot, syslinux, provisioned-syslinux" disks \
-	"$E2E_DIR/mkdisk.sh" "$RUN/repo" "$(cat "$RUN/v1.commit")" "$RUN/disks" uboot syslinux \
-	provisioned-syslinux
+phase "disks: ${disks[*]}" disks \
+	"$E2E_DIR/mkdisk.sh" "$RUN/repo" "$(cat "$RUN/v1.commit")" "$RUN/disks" "${disks[@]}"
 
 t=$(date +%s.%N)
 # shellcheck disable=SC2086

@@ -17,7 +17,9 @@ usage: scenarios.py RUN_DIR [--tap-start N] [--state FILE] [--seed S] [SCENARIO.
     s4-two-sticks          two sticks at once: one installs, the other waits and is a no-op;
     s5-provisioned         the disk `ostick-apply provision` laid out from the full v1 bundle
                            (disks/v1-provisioned-syslinux.img) boots v1 with the provisioned
-                           /etc/ostick, then takes the delta from a stick as in s1.
+                           /etc/ostick, then takes the delta from a stick as in s1;
+    s6-pending             v2 installed by hand (ostick-apply install, no reboot), then the
+                           stick: up to date with a reboot pending, rebooted by policy into v2.
   Every scenario runs on a throw-away qcow2 overlay of the pristine v1 disk, with fresh sticks;
   s1 saves its booted v1 guest (savevm), and the later scenarios start from it (-loadvm).
   --state FILE gets the next TAP number, the failure count and the phase timings (JSON).
@@ -439,15 +441,21 @@ def s3_power_cut(s, measure, rng):
 				f"boot configuration libostree switched to) is {s.name_of(default)}: the "
 				"bootloader read an older boot configuration than Linux sees"]))
 	since = g.journal.mark()
+	# Booted v1 with v2 the default (a cut after the swap but before the policy reboot, or a
+	# bootloader that read an older configuration): installed but not booted, so the stick
+	# is up to date and the policy reboots into v2 (applier/cli.c wants_reboot).
+	pending = default == s.v2 and on != s.v2
 	with s.phase("re-plug"):
 		g.plug("stick", img)
 		dev, kind, line, _ = s.wait_outcome(since)
-		if kind == "installed":
+		if kind == "installed" or pending:
 			g.wait_exit(REBOOT_TIMEOUT)
 		else:
 			time.sleep(REBOOT_DELAY + 3)
-	s.ok(kind == ("installed" if default == s.v1 else "up to date"),
-		f"re-plugged (booted {s.name_of(on)}, default {s.name_of(default)}): {kind}", line)
+	want_kind = "installed" if default == s.v1 else "up to date"
+	s.ok(kind == want_kind and (not pending or "reboot pending" in line),
+		f"re-plugged (booted {s.name_of(on)}, default {s.name_of(default)}): {kind}"
+		+ (" (reboot pending: rebooted by policy)" if pending else ""), line)
 	if not g.running():
 		s.boot(what="boot after the re-plug")
 	s.check_on(s.v2, "2", "re-plugging completed the update")
@@ -526,6 +534,64 @@ def s5_provisioned(s, measure):
 	s.power_off()
 
 
+def s6_pending(s, measure):
+	"""v2 installed by hand on the console (`ostick-apply install`, no reboot): the default
+	deployment, not the booted one. The stick then finds it up to date with a reboot pending,
+	and the policy reboots the guest into v2; the stick left in at that boot is a no-op."""
+	g = s.guest
+	s.boot_v1()
+	img = s.stick("stick", "fat32", [("update.ostick", "delta.ostick")])
+	# This once, udev's rule must not start the handler: the template masked for this boot.
+	rc, out = g.sh("systemctl mask --runtime ostick-usb@.service && "
+		"systemctl show -P LoadState ostick-usb@sda1.service")
+	s.must(rc == 0 and out.strip().splitlines()[-1:] == ["masked"],
+		"ostick-usb@.service masked (--runtime)", out)
+	with s.phase("install by hand (ostick-apply install on the console, no reboot)"):
+		g.plug("stick", img)
+		rc, out = g.sh("for i in $(seq 120); do [ -b /dev/disk/by-label/OSTICK ] && break; "
+			"sleep 0.5; done; mkdir -p /mnt/stick && "
+			"mount -o ro /dev/disk/by-label/OSTICK /mnt/stick && "
+			"ostick-apply install --progress=none /mnt/stick/update.ostick; rc=$?; "
+			"umount /mnt/stick; "
+			"(exit $rc)", INSTALL_TIMEOUT)
+		g.unplug("stick")
+	s.must(rc == 0 and re.search(r"^installed \S+ 2 .* over 1", out, re.M) is not None,
+		f"ostick-apply install from the console: exit {rc}, installed 2 over 1", out)
+	deps = s.deployments()
+	booted = [c for b, c, _ in deps if b]
+	rc, status = g.sh("ostick-apply status")
+	s.must(bool(deps) and deps[0][1] == s.v2 and booted == [s.v1]
+		and "pending (reboot to use)" in status and g.running(),
+		f"v2 is the default, v1 still booted ({s.describe(deps)}); status says pending; "
+		"no reboot", status)
+	rc, out = g.sh("systemctl unmask --runtime ostick-usb@.service")
+	s.must(rc == 0, "ostick-usb@.service unmasked", out)
+	since = g.journal.mark()
+	with s.phase("hot-plug -> up to date, reboot pending"):
+		g.plug("stick", img)
+		dev, kind, line, _ = s.wait_outcome(since)
+	s.must(kind == "up to date" and "reboot pending" in line,
+		f"the stick on ostick-usb@{dev}: up to date, v2 installed but not booted (reboot "
+		"pending)", line)
+	with s.phase("reboot by policy"):
+		g.journal.wait(r"rebooting in \d+ s \(\[policy\] reboot=after-install\)", 30, since)
+		g.wait_exit(REBOOT_TIMEOUT)
+	s.ok(True, "the guest rebooted by policy for the pending v2")
+	res, text = one_result(s, "fat32", img, "after the pending reboot")
+	s.ok(res.get("outcome") == "up-to-date" and res.get("reboot pending", "").startswith("yes")
+		and res.get("to", "").startswith("2 "),
+		"result file on the stick: up-to-date, to 2, reboot pending", text)
+	s.boot([("stick", img)], what="boot v2 (stick still in)")
+	s.check_on(s.v2, "2", "after the policy reboot")
+	dev2, kind2, line2, _ = s.wait_outcome(0, 120)
+	time.sleep(REBOOT_DELAY + 3)
+	again = g.journal.text().count("reboot=after-install")
+	s.ok(kind2 == "up to date" and "reboot pending" not in line2 and g.running()
+		and again == 0, "the stick left in at boot: up to date, nothing pending, no reboot",
+		line2)
+	s.power_off()
+
+
 SCENARIOS = {
 	"s1-uboot": ("uboot", s1_update),
 	"s1-syslinux": ("syslinux", s1_update),
@@ -533,6 +599,7 @@ SCENARIOS = {
 	"s3-power-cut": ("syslinux", s3_power_cut),
 	"s4-two-sticks": ("uboot", s4_two_sticks),
 	"s5-provisioned": ("provisioned-syslinux", s5_provisioned),
+	"s6-pending": ("syslinux", s6_pending),
 }
 
 

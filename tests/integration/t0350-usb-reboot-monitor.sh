@@ -2,7 +2,8 @@
 # t0350-usb-reboot-monitor.sh: [policy] reboot=after-install (reboot-delay=1, a test
 # reboot-command) runs the command after an install from a stick -- logged first, after the
 # delay, with the stick already unmounted -- and not after an up-to-date, empty or refused
-# stick; a failing reboot command is reported. `ostick-apply monitor --once` exits 0 and touches
+# stick, nor for a target already the default of this (not booted) sysroot; a failing reboot
+# command is reported. `ostick-apply monitor --once` exits 0 and touches
 # nothing when udev knows no stick for it. Then, only if no udevd runs here, a private
 # systemd-udevd: a stick announced to it (udevadm trigger --action=add) is found and installed by
 # `monitor --once`, and the long-running `monitor` installs from a second stick announced while
@@ -104,6 +105,22 @@ check_match "... installed 2.0 first" "^ostick-apply: $STICK_DEV: installed $SAM
 check_match "... says the reboot command failed" "^ostick-apply: usb: reboot command 'false'" \
 	"$ERR"
 check_eq "... deployments: 2.0, then 1.0" "$V2.0 $V1.0" "$(deployed "$SR")"
+
+# ---- the target already the default: on a sysroot that is not booted (this one), nothing is
+# pending (a reboot of this machine would not start it), so no reboot. On a booted device a
+# default that is not the booted deployment reboots by policy (tests/unit/test-policy.c,
+# tests/e2e s6-pending).
+check_exit 0 "install v2 again (already the default): exit 0" \
+	"$APPLY" install --config "$C" --progress=json "$B/v2.ostick"
+check_match "... already installed, nothing said about a reboot" \
+	"^already installed: $SAMPLE_OS 2\.0 \([0-9a-f]{12}\)$" "$TEST_TMP/stderr"
+check_match "... JSON result: already-installed, reboot_pending false" \
+	'"outcome":"already-installed",.*"reboot_pending":false' "$TEST_TMP/stdout"
+check_exit 0 "reboot=after-install, the v2 stick again (the default, not booted): exit 0" \
+	usb_reboot "$C" "$STICK_DEV"
+check_match "... up to date, no reboot pending" ": up to date, nothing to install$" "$ERR"
+check "... no reboot logged" bash -c '! grep -q rebooting "$1"' _ "$ERR"
+check "... the reboot command did not run" test ! -e "$REBOOTED"
 
 # ---- monitor --once, no stick known to udev
 SR=$TEST_TMP/sysroot-m
