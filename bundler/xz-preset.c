@@ -48,7 +48,7 @@ lzma_easy_encoder(lzma_stream *strm, uint32_t preset, lzma_check check)
 	}
 	if (override >= 0) {
 		g_atomic_int_inc(&calls_overridden);
-		preset = (uint32_t)override;
+		preset = (uint32_t) override;
 	}
 	return next(strm, preset, check);
 }
