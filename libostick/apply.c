@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -101,9 +102,15 @@ execute_staged(OstreeRepo *repo, int fd, guint index, GCancellable *cancellable,
 {
 	g_autofree char *proc = g_strdup_printf("/proc/self/fd/%d", fd);
 	g_autoptr(GFile) file = g_file_new_for_path(proc);
+	gboolean ok;
 
 	/* skip_validation=FALSE: TRUE writes nothing but the commit in libostree 2022.7. */
-	if (!ostree_repo_static_delta_execute_offline(repo, file, FALSE, cancellable, error)) {
+	ok = ostree_repo_static_delta_execute_offline(repo, file, FALSE, cancellable, error);
+	/* GLib's copy of an inline part's payload (a part's size) is freed now, but glibc keeps
+	 * freed blocks of that size in the heap once its adaptive mmap threshold has grown: give
+	 * them back, or they add to the next part's peak. */
+	malloc_trim(0);
+	if (!ok) {
 		g_prefix_error(error, "applying part %u: ", index);
 		classify_error(error);
 		return classify_execution_error(error);
@@ -193,8 +200,8 @@ stage_xz_part(int fd, int tmp_dfd, OstickBundleReader *reader, const OstickSuper
 }
 
 /*
- * zstd (FORMAT.md §5.5) parts reach libostree as a stream, never mapped whole by ostick: the
- * uncompressed inline form would cost the part twice in memory (libostree maps the superblock,
+ * Large zstd (FORMAT.md §5.5) parts reach libostree as a stream, never mapped whole by ostick:
+ * the uncompressed inline form costs the part twice in memory (libostree maps the superblock,
  * and GLib copies the misaligned payload out of it). libostree reads a separate part file
  * through a stream when it is xz, and keeps only its decoded copy, in a file it maps. So the
  * decoded payload is wrapped as a stored (uncompressed) xz stream and fed through a pipe,
@@ -318,12 +325,54 @@ execute_streamed(OstreeRepo *repo, int sb_fd, int *read_fd, Feeder *feeder, guin
 	return FALSE;
 }
 
-static gboolean
-apply_zstd_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader,
-	const OstickSuperblock *sb, guint index, PartSink *sink, GError **error)
+/* zstd parts up to this decoded size go to libostree inline, the fast way: the one-part
+ * superblock (an anonymous file) holds the payload uncompressed; libostree maps it and GLib
+ * copies the payload out, so the part is in memory twice while it runs. Larger parts (an
+ * object over --max-part-size makes its part larger) are streamed: once in memory, but slower,
+ * since libostree hashes a separate part with GLib's SHA-256 (120 MB/s here, where the rest of
+ * the part's way costs a few hundred ms per GB). OSTICK_INLINE_PART_MAX (bytes) moves the
+ * limit: 0 streams every part, for a device short of memory. */
+#define INLINE_PAYLOAD_MAX (16 * 1024 * 1024)
+
+static guint64
+inline_payload_max(void)
 {
-	const OstickMember *part = &ostick_bundle_reader_get_manifest(reader)->parts[index];
-	g_auto(OstickFd) member_fd = stage_member(tmp_dfd, reader, index, sink, error);
+	const char *env = g_getenv("OSTICK_INLINE_PART_MAX");
+	guint64 value = INLINE_PAYLOAD_MAX;
+
+	if (env != NULL && !g_ascii_string_to_unsigned(env, 10, 0, G_MAXUINT64, &value, NULL))
+		value = INLINE_PAYLOAD_MAX;
+	return value;
+}
+
+static gboolean
+apply_zstd_inline(OstreeRepo *repo, int tmp_dfd, const OstickSuperblock *sb, guint index,
+	const OstickMember *part, int member_fd, PartSink *sink, GError **error)
+{
+	g_auto(OstickFd) fd = ostick_open_anonymous_tmpfile(tmp_dfd, error);
+	g_autoptr(GBytes) prefix = NULL;
+	g_autoptr(GBytes) suffix = NULL;
+	struct stat st;
+
+	if (fd < 0)
+		return FALSE;
+	ostick_superblock_layout_single_part(sb, index, 1 + part->payload_size, &prefix, &suffix);
+	if (!write_bytes(fd, prefix, error) ||
+		!ostick_write_all(fd, OSTICK_DELTA_PART_UNCOMPRESSED, 1, error) ||
+		!ostick_zstd_decode_fd(
+			member_fd, fd, part->payload_size, TRUE, sink->cancellable, error) ||
+		!write_bytes(fd, suffix, error))
+		return g_prefix_error(error, "part %u: ", index), classify_error(error);
+	if (fstat(fd, &st) == 0)
+		note_peak_staging(sink, (guint64)st.st_size, member_fd);
+	/* Only now, hash verified and decoded, may libostree see the bytes. */
+	return execute_staged(repo, fd, index, sink->cancellable, error);
+}
+
+static gboolean
+apply_zstd_streamed(OstreeRepo *repo, int tmp_dfd, const OstickSuperblock *sb, guint index,
+	const OstickMember *part, int member_fd, PartSink *sink, GError **error)
+{
 	g_autoptr(EVP_MD_CTX) sha256 = ostick_sha256_new();
 	StreamSink digest = {sha256, -1};
 	guint8 checksum[OSTICK_SHA256_LEN];
@@ -333,8 +382,6 @@ apply_zstd_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader,
 	guint64 size = 0;
 	int fds[2];
 
-	if (member_fd < 0)
-		return classify_error(error);
 	if (!stream_part(
 		    member_fd, part->payload_size, FALSE, &digest, &size, sink->cancellable, error))
 		return g_prefix_error(error, "part %u: ", index), classify_error(error);
@@ -352,6 +399,22 @@ apply_zstd_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader,
 	/* libostree's decoded copy, in the repo's tmp ($TMPDIR), and what is left of the member. */
 	note_peak_staging(sink, part->payload_size, member_fd);
 	return execute_streamed(repo, sb_fd, &read_fd, &feeder, index, sink->cancellable, error);
+}
+
+/* zstd (FORMAT.md §5.5): no decoder may see a byte before its hash matched, so the member is
+ * staged on its own first, then decoded (at most its signed payload-size). */
+static gboolean
+apply_zstd_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader,
+	const OstickSuperblock *sb, guint index, PartSink *sink, GError **error)
+{
+	const OstickMember *part = &ostick_bundle_reader_get_manifest(reader)->parts[index];
+	g_auto(OstickFd) member_fd = stage_member(tmp_dfd, reader, index, sink, error);
+
+	if (member_fd < 0)
+		return classify_error(error);
+	if (part->payload_size <= inline_payload_max())
+		return apply_zstd_inline(repo, tmp_dfd, sb, index, part, member_fd, sink, error);
+	return apply_zstd_streamed(repo, tmp_dfd, sb, index, part, member_fd, sink, error);
 }
 
 static gboolean
