@@ -19,6 +19,8 @@ G_BEGIN_DECLS
 #define OSTICK_DELTA_OBJECT_RECORD_LEN 33 /* object type byte + SHA-256 */
 /* A part's compression byte for "none": the byte 0 (libostree's case 0), not the character. */
 #define OSTICK_DELTA_PART_UNCOMPRESSED ((const guint8[]){0})
+/* A part's compression byte for xz (libostree's case 'x'). */
+#define OSTICK_DELTA_PART_XZ ((const guint8[]){'x'})
 
 typedef struct _OstickSuperblock OstickSuperblock;
 

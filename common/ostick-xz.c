@@ -4,13 +4,13 @@
 
 #include "ostick-cleanup.h"
 #include "ostick-error.h"
+#include "ostick-superblock.h"
 
 #include <lzma.h>
 #include <string.h>
 #include <unistd.h>
 
 #define DECODE_CHUNK (1024 * 1024)
-#define XZ_COMPRESSION_BYTE 'x'
 
 guint64
 ostick_xz_payload_bound(guint64 decoded_size, guint n_objects)
@@ -25,7 +25,7 @@ open_xz_stream(int fd, GError **error)
 	struct archive_entry *entry = NULL;
 	char kind = 0;
 
-	if (read(fd, &kind, 1) != 1 || kind != XZ_COMPRESSION_BYTE) {
+	if (read(fd, &kind, 1) != 1 || (guint8)kind != OSTICK_DELTA_PART_XZ[0]) {
 		ostick_throw(error, OSTICK_ERROR_CORRUPT, "not an xz delta part");
 		return NULL;
 	}
@@ -181,9 +181,8 @@ ostick_xz_stored_writer_finish(OstickXzStoredWriter *writer, guint64 *out_size, 
 	if (!stored_flush_block(writer, error))
 		return FALSE;
 	flags.backward_size = lzma_index_size(writer->index);
-	/* The index of a part's few blocks is far smaller than one block's buffer. */
-	if (flags.backward_size > writer->out_size)
-		return throw_lzma(error, LZMA_BUF_ERROR, "index");
+	/* The index of a part's few blocks is far smaller than one block's buffer (else
+	 * LZMA_BUF_ERROR). */
 	if ((r = lzma_index_buffer_encode(
 		     writer->index, writer->out, &index_len, writer->out_size)) != LZMA_OK)
 		return throw_lzma(error, r, "index");

@@ -163,6 +163,16 @@ note_peak_staging(PartSink *sink, guint64 part_size, int member_fd)
 		part_size + (guint64)member_st.st_blocks * 512 + 1024 * 1024);
 }
 
+/* The same for a part staged inline: the one-part superblock file @fd is the decoded file. */
+static void
+note_inline_staging(PartSink *sink, int fd, int member_fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0)
+		note_peak_staging(sink, (guint64)st.st_size, member_fd);
+}
+
 /* ostree-xz (FORMAT.md §5.4): decoded by ostick, not libostree, so that the output is bounded
  * (libostree decodes a stream whole, whatever it holds) and goes to the repo's filesystem, not
  * $TMPDIR. The payload length is known only at the end: the inline part's prefix does not
@@ -195,7 +205,7 @@ stage_xz_part(int fd, int tmp_dfd, OstickBundleReader *reader, const OstickSuper
 	if (!g_bytes_equal(prefix, final_prefix))
 		return ostick_throw(error, OSTICK_ERROR_FORMAT,
 			"part %u: cannot lay out its inline form", index);
-	note_peak_staging(sink, payload_size, member_fd);
+	note_inline_staging(sink, fd, member_fd);
 	return write_bytes(fd, suffix, error);
 }
 
@@ -212,7 +222,6 @@ stage_xz_part(int fd, int tmp_dfd, OstickBundleReader *reader, const OstickSuper
  * twice: once for its size and checksum, which also decodes the whole frame within its bounds
  * before libostree sees a byte of it, then for the pipe.
  */
-#define XZ_COMPRESSION_BYTE ((const guint8[]){'x'})
 #define PIPE_BUFFER (1024 * 1024)
 
 typedef struct {
@@ -248,7 +257,7 @@ stream_part(int member_fd, guint64 payload_size, gboolean release_member, Stream
 
 	if (lseek(member_fd, 0, SEEK_SET) < 0)
 		return ostick_throw_errno(error, "rewinding the staged part");
-	if (!stream_out(XZ_COMPRESSION_BYTE, 1, out, error))
+	if (!stream_out(OSTICK_DELTA_PART_XZ, 1, out, error))
 		return FALSE;
 	xz = ostick_xz_stored_writer_new(stream_out, out, error);
 	if (xz == NULL ||
@@ -352,7 +361,6 @@ apply_zstd_inline(OstreeRepo *repo, int tmp_dfd, const OstickSuperblock *sb, gui
 	g_auto(OstickFd) fd = ostick_open_anonymous_tmpfile(tmp_dfd, error);
 	g_autoptr(GBytes) prefix = NULL;
 	g_autoptr(GBytes) suffix = NULL;
-	struct stat st;
 
 	if (fd < 0)
 		return FALSE;
@@ -363,8 +371,7 @@ apply_zstd_inline(OstreeRepo *repo, int tmp_dfd, const OstickSuperblock *sb, gui
 			member_fd, fd, part->payload_size, TRUE, sink->cancellable, error) ||
 		!write_bytes(fd, suffix, error))
 		return g_prefix_error(error, "part %u: ", index), classify_error(error);
-	if (fstat(fd, &st) == 0)
-		note_peak_staging(sink, (guint64)st.st_size, member_fd);
+	note_inline_staging(sink, fd, member_fd);
 	/* Only now, hash verified and decoded, may libostree see the bytes. */
 	return execute_staged(repo, fd, index, sink->cancellable, error);
 }
