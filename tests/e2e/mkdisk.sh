@@ -25,10 +25,10 @@ SYSLINUX_MODULES=/usr/lib/syslinux/modules/bios
 run=$(dirname "$repo")
 mkdir -p "$out"
 
-# A disk with the sysroot and V1 in its repo, not deployed yet (common to every bootloader).
-prepare() {
-	local img=$1 mnt=$out/mnt
-	log "a sysroot with v1 in its repo"
+# blank_disk IMG MNT: a new disk image IMG with one bootable partition, formatted ext4 and
+# mounted at MNT (undone by the exit trap).
+blank_disk() {
+	local img=$1 mnt=$2
 	rm -f "$img"
 	truncate -s "$DISK_SIZE" "$img"
 	printf 'label: dos\nstart=2048, type=83, bootable\n' | sfdisk -q "$img"
@@ -36,6 +36,13 @@ prepare() {
 	# No 64bit feature: extlinux cannot install on it.
 	mkfs.ext4 -q -L root -O ^64bit "${LOOP}p1"
 	mount_here "${LOOP}p1" "$mnt"
+}
+
+# A disk with the sysroot and V1 in its repo, not deployed yet (common to every bootloader).
+prepare() {
+	local img=$1 mnt=$out/mnt
+	log "a sysroot with v1 in its repo"
+	blank_disk "$img" "$mnt"
 	ostree admin init-fs "$mnt"
 	ostree admin --sysroot="$mnt" os-init "$E2E_OS"
 	ostree --repo="$mnt/ostree/repo" pull-local "$repo" "$v1"
@@ -88,12 +95,7 @@ provision() {
 	rm -rf "$out/keyring.d"
 	mkdir -p "$out/keyring.d"
 	cp "$KEYS/test-ed25519.pub.pem" "$out/keyring.d/"
-	rm -f "$img"
-	truncate -s "$DISK_SIZE" "$img"
-	printf 'label: dos\nstart=2048, type=83, bootable\n' | sfdisk -q "$img"
-	attach_image "$img"
-	mkfs.ext4 -q -L root -O ^64bit "${LOOP}p1"
-	mount_here "${LOOP}p1" "$mnt"
+	blank_disk "$img" "$mnt"
 	"$OSTICK_BUILDDIR/ostick-apply" provision --progress=none "${args[@]}" \
 		"$run/bundles/full-v1.ostick"
 	ostree admin --sysroot="$mnt" status

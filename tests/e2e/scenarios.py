@@ -266,6 +266,13 @@ def parse_result(text):
 	return fields
 
 
+def reboot_by_policy(s, g, since):
+	"""The phase from ostick's policy-reboot line (journal, after @since) to QEMU's exit."""
+	with s.phase("reboot by policy"):
+		g.journal.wait(r"rebooting in \d+ s \(\[policy\] reboot=after-install\)", 30, since)
+		g.wait_exit(REBOOT_TIMEOUT)
+
+
 def one_result(s, kind, img, what):
 	results = stick_results(kind, img)
 	s.must(len(results) == 1, f"{what}: one ostick-result-*.txt on the stick "
@@ -323,9 +330,7 @@ def stick_update(s, measure):
 	for key, value in (("unit", t_unit), ("installing", t_installing),
 			("deploying", t_deploying), ("done", t_done)):
 		measure[key] = max(measure.get(key, 0.0), value)
-	with s.phase("reboot by policy"):
-		g.journal.wait(r"rebooting in \d+ s \(\[policy\] reboot=after-install\)", 30, since)
-		g.wait_exit(REBOOT_TIMEOUT)
+	reboot_by_policy(s, g, since)
 	s.ok(True, "the guest rebooted by policy (reboot=after-install)")
 	res, text = one_result(s, "fat32", img, "after the install")
 	s.ok(res.get("outcome") == "installed" and res.get("from", "").startswith("1 ")
@@ -573,9 +578,7 @@ def s6_pending(s, measure):
 	s.must(kind == "up to date" and "reboot pending" in line,
 		f"the stick on ostick-usb@{dev}: up to date, v2 installed but not booted (reboot "
 		"pending)", line)
-	with s.phase("reboot by policy"):
-		g.journal.wait(r"rebooting in \d+ s \(\[policy\] reboot=after-install\)", 30, since)
-		g.wait_exit(REBOOT_TIMEOUT)
+	reboot_by_policy(s, g, since)
 	s.ok(True, "the guest rebooted by policy for the pending v2")
 	res, text = one_result(s, "fat32", img, "after the pending reboot")
 	s.ok(res.get("outcome") == "up-to-date" and res.get("reboot pending", "").startswith("yes")
