@@ -80,7 +80,9 @@ else
 Q := @
 endif
 
-COMMON_SRCS := $(sort $(wildcard common/*.c))
+# GLib's GChecksum over OpenSSL: linked into the two executables only, never into libostick.
+GLIB_CHECKSUM_SRC := common/ostick-glib-checksum.c
+COMMON_SRCS := $(filter-out $(GLIB_CHECKSUM_SRC),$(sort $(wildcard common/*.c)))
 LIBOSTICK_SRCS := $(sort $(wildcard libostick/*.c))
 BUNDLER_SRCS := $(sort $(wildcard bundler/*.c))
 APPLIER_SRCS := $(sort $(wildcard applier/*.c))
@@ -97,6 +99,9 @@ APPLIER_OBJS := $(call obj,$(filter-out applier/main.c,$(APPLIER_SRCS)))
 # libostick.a: the format code (common/) and the device engine (libostick/); the tools and the
 # unit tests link it statically, integrators link libostick.so through pkg-config.
 LIBOSTICK_A := $(BUILDDIR)/libostick.a
+GLIB_CHECKSUM_OBJ := $(call obj,$(GLIB_CHECKSUM_SRC))
+# Exported, so that libostree's g_checksum_*() calls bind to it (ostick-glib-checksum.c).
+GLIB_CHECKSUM_EXPORT := '-Wl,--export-dynamic-symbol=g_checksum_*'
 LIBOSTICK_SONAME := libostick.so.0
 LIBOSTICK_SO := $(BUILDDIR)/$(LIBOSTICK_SONAME)
 LIB_PKGS := $(COMMON_PKGS)
@@ -148,19 +153,22 @@ $(LIBBUNDLER): $(BUNDLER_OBJS)
 $(LIBAPPLIER): $(APPLIER_OBJS)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUNDLER_BIN): $(BUILDDIR)/bundler/main.o $(LIBBUNDLER) $(LIBOSTICK_A)
+$(BUNDLER_BIN): $(BUILDDIR)/bundler/main.o $(GLIB_CHECKSUM_OBJ) $(LIBBUNDLER) $(LIBOSTICK_A)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -Wl,--export-dynamic-symbol=lzma_easy_encoder -o $@ $^ \
-		$(BUNDLER_LIBS)
-$(APPLIER_BIN): $(BUILDDIR)/applier/main.o $(LIBAPPLIER) $(LIBOSTICK_A)
+	$(Q)$(CC) $(ALL_LDFLAGS) -Wl,--export-dynamic-symbol=lzma_easy_encoder \
+		$(GLIB_CHECKSUM_EXPORT) -o $@ $^ $(BUNDLER_LIBS)
+$(APPLIER_BIN): $(BUILDDIR)/applier/main.o $(GLIB_CHECKSUM_OBJ) $(LIBAPPLIER) $(LIBOSTICK_A)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(APPLIER_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) $(GLIB_CHECKSUM_EXPORT) -o $@ $^ $(APPLIER_LIBS)
 
 # Unit tests may use any non-main object; static archives pull in only what a test needs.
 $(BUILDDIR)/tests/test-%: $(BUILDDIR)/tests/unit/test-%.o $(TESTLIB_OBJ) $(LIBAPPLIER) $(LIBBUNDLER) \
 		$(LIBOSTICK_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
+# The GChecksum test links the replacement as the executables do.
+$(BUILDDIR)/tests/test-glib-checksum: $(GLIB_CHECKSUM_OBJ)
+$(BUILDDIR)/tests/test-glib-checksum: private ALL_LDFLAGS += $(GLIB_CHECKSUM_EXPORT)
 $(BUILDDIR)/tests/unit/%.o: private ALL_CFLAGS += -Itests/unit -DOSTICK_TEST_SRCDIR='"$(CURDIR)"'
 $(BUILDDIR)/tests/helpers/%: $(BUILDDIR)/tests/helpers/%.o $(LIBAPPLIER) $(LIBBUNDLER) $(LIBOSTICK_A)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
