@@ -344,12 +344,51 @@ ostick_device_deploy(OstickDevice *device, const OstickManifest *manifest,
 	return TRUE;
 }
 
-gboolean
-ostick_device_cleanup(OstickDevice *device, GError **error)
+GHashTable *
+ostick_device_roots(OstickDevice *device, const char *ref_commit)
 {
+	g_autoptr(GPtrArray) deployments = ostree_sysroot_get_deployments(device->sysroot);
+	GHashTable *roots = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+	for (guint i = 0; i < deployments->len; i++)
+		g_hash_table_add(
+			roots, g_strdup(ostree_deployment_get_csum(deployments->pdata[i])));
+	if (ref_commit != NULL)
+		g_hash_table_add(roots, g_strdup(ref_commit));
+	return roots;
+}
+
+/* Whether a commit of @roots_before is neither deployed now nor @ref_commit. The ref and the
+ * deployments are all that changed, so only then can an object have lost its last reference. */
+static gboolean
+lost_a_root(OstickDevice *device, GHashTable *roots_before, const char *ref_commit)
+{
+	g_autoptr(GHashTable) roots_now = NULL;
+	GHashTableIter iter;
+	gpointer commit;
+
+	if (roots_before == NULL)
+		return TRUE;
+	roots_now = ostick_device_roots(device, ref_commit);
+	g_hash_table_iter_init(&iter, roots_before);
+	while (g_hash_table_iter_next(&iter, &commit, NULL))
+		if (!g_hash_table_contains(roots_now, commit))
+			return TRUE;
+	return FALSE;
+}
+
+gboolean
+ostick_device_cleanup(
+	OstickDevice *device, GHashTable *roots_before, const char *ref_commit, GError **error)
+{
+	/* A prune walks every commit the refs reach and lists every object: on an A -> B install
+	 * that keeps A, a tenth of the install's time (bench/README.md), and it can free nothing. */
+	gboolean prune = lost_a_root(device, roots_before, ref_commit);
+
 	/* Not cancellable: the new deployment is live whatever happens here, and an interrupted
 	 * prune only leaves garbage for the next cleanup. */
-	if (!ostree_sysroot_cleanup(device->sysroot, NULL, error))
+	if (!(prune ? ostree_sysroot_cleanup(device->sysroot, NULL, error)
+		    : ostree_sysroot_prepare_cleanup(device->sysroot, NULL, error)))
 		return g_prefix_error(error, "cleaning up old deployments: "), FALSE;
 	return TRUE;
 }

@@ -71,9 +71,17 @@ char *ostick_device_get_bootloader(OstickDevice *device);
 gboolean ostick_device_deploy(OstickDevice *device, const OstickManifest *manifest,
 	const OstickDeployOptions *options, GCancellable *cancellable, GError **error);
 
-/* After a successful ostick_device_deploy(): removes deployments beyond the rollback, their
- * boot files, and objects nothing references any more. Failure is only worth a warning. */
-gboolean ostick_device_cleanup(OstickDevice *device, GError **error);
+/* The commits that keep objects alive in the repo through this install: every deployment's (of
+ * any OS) and @ref_commit, the install's ref before it moves (may be NULL). Taken before
+ * ostick_device_deploy(), for ostick_device_cleanup(). (transfer full): a set of checksums */
+GHashTable *ostick_device_roots(OstickDevice *device, const char *ref_commit);
+
+/* After a successful ostick_device_deploy(): removes deployments beyond the rollback and their
+ * boot files, and prunes objects nothing references any more, unless none can have become
+ * unreferenced: every commit of @roots_before (NULL: unknown) is still deployed or is
+ * @ref_commit, what the ref points at now. Failure is only worth a warning. */
+gboolean ostick_device_cleanup(
+	OstickDevice *device, GHashTable *roots_before, const char *ref_commit, GError **error);
 
 /* After ostick_device_deploy() failed: removes the deployment checkout and boot files it may
  * have left, so that the sysroot is as the bootloader configuration on disk says. Best effort. */

@@ -106,6 +106,12 @@ verify_signature(Run *run, GError **error)
 	return TRUE;
 }
 
+static gboolean
+writes(const OstickInstallOptions *options)
+{
+	return !options->verify_only && !options->probe_only;
+}
+
 /* Whether it fits: all before any write. */
 static gboolean
 check_fit(Run *run, gboolean *out_installed, GError **error)
@@ -119,7 +125,8 @@ check_fit(Run *run, gboolean *out_installed, GError **error)
 		return FALSE;
 	if (*out_installed)
 		return TRUE;
-	return ostick_policy_check_base(run->device->repo, m, run->cancellable, error) &&
+	return ostick_policy_check_base(
+		       run->device->repo, m, !writes(o), run->cancellable, error) &&
 	       ostick_policy_check_space(run->device->repo, m, error);
 }
 
@@ -161,13 +168,17 @@ apply_and_deploy(Run *run, const OstickSuperblock *sb, GError **error)
 		run->options->progress, run->options->progress_data, run->start_us, TRUE, 0};
 	g_autofree char *old_commit = NULL;
 	g_autoptr(GError) cleanup_error = NULL;
+	g_autoptr(GHashTable) roots = NULL;
 
 	if (!ostree_repo_resolve_rev(run->device->repo, m->ref, TRUE, &old_commit, error))
 		return FALSE;
+	roots = ostick_device_roots(run->device, old_commit);
 	emit_stage(run, OSTICK_STAGE_APPLY);
 	if (!ostick_apply_delta(
-		    run->device->repo, run->reader, sb, &apply, run->cancellable, error))
+		    run->device->repo, run->reader, sb, &apply, run->cancellable, error)) {
+		ostick_policy_explain_apply_failure(run->device->repo, m, run->cancellable, error);
 		return FALSE;
+	}
 	run->result->peak_staging = apply.peak_staging;
 	if (run->options->no_deploy)
 		return TRUE;
@@ -179,7 +190,7 @@ apply_and_deploy(Run *run, const OstickSuperblock *sb, GError **error)
 		return FALSE;
 	}
 	emit_stage(run, OSTICK_STAGE_CLEANUP);
-	if (!ostick_device_cleanup(run->device, &cleanup_error))
+	if (!ostick_device_cleanup(run->device, roots, m->target, &cleanup_error))
 		run->result->warning = g_strdup(cleanup_error->message);
 	return TRUE;
 }
@@ -219,12 +230,6 @@ run_verified(Run *run, GError **error)
 	/* The new deployment is the default; the booted one (if any) is another. */
 	run->result->reboot_pending = !run->options->no_deploy && run->device->booted != NULL;
 	return TRUE;
-}
-
-static gboolean
-writes(const OstickInstallOptions *options)
-{
-	return !options->verify_only && !options->probe_only;
 }
 
 /* Records and reports the end of @run; returns @ok, with @local_error moved to @error. */

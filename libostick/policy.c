@@ -119,9 +119,25 @@ ostick_commit_check_complete(
 	return TRUE;
 }
 
-gboolean
-ostick_policy_check_base(
+/* Every object of the delta's base is in @repo. */
+static gboolean
+check_base_objects(
 	OstreeRepo *repo, const OstickManifest *manifest, GCancellable *cancellable, GError **error)
+{
+	g_autoptr(GError) local_error = NULL;
+
+	if (ostick_commit_check_complete(repo, manifest->base, cancellable, &local_error))
+		return TRUE;
+	if (g_error_matches(local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return g_propagate_error(error, g_steal_pointer(&local_error)), FALSE;
+	return ostick_throw(error, OSTICK_ERROR_BASE_MISSING,
+		"the delta's base %.12s is incomplete on this device: %s", manifest->base,
+		local_error->message);
+}
+
+gboolean
+ostick_policy_check_base(OstreeRepo *repo, const OstickManifest *manifest, gboolean thorough,
+	GCancellable *cancellable, GError **error)
 {
 	g_autoptr(GError) local_error = NULL;
 	OstreeRepoCommitState state = 0;
@@ -136,14 +152,23 @@ ostick_policy_check_base(
 	if (state & OSTREE_REPO_COMMIT_STATE_PARTIAL)
 		return ostick_throw(error, OSTICK_ERROR_BASE_MISSING,
 			"the delta's base %.12s is only partially on this device", manifest->base);
-	if (!ostick_commit_check_complete(repo, manifest->base, cancellable, &local_error)) {
-		if (g_error_matches(local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-			return g_propagate_error(error, g_steal_pointer(&local_error)), FALSE;
-		return ostick_throw(error, OSTICK_ERROR_BASE_MISSING,
-			"the delta's base %.12s is incomplete on this device: %s", manifest->base,
-			local_error->message);
-	}
-	return TRUE;
+	return !thorough || check_base_objects(repo, manifest, cancellable, error);
+}
+
+void
+ostick_policy_explain_apply_failure(
+	OstreeRepo *repo, const OstickManifest *manifest, GCancellable *cancellable, GError **error)
+{
+	g_autoptr(GError) base_error = NULL;
+
+	if (error == NULL || *error == NULL || !ostick_manifest_is_delta(manifest) ||
+		g_error_matches(*error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return;
+	if (check_base_objects(repo, manifest, cancellable, &base_error) ||
+		!g_error_matches(base_error, OSTICK_ERROR, OSTICK_ERROR_BASE_MISSING))
+		return;
+	g_clear_error(error);
+	g_propagate_error(error, g_steal_pointer(&base_error));
 }
 
 guint64

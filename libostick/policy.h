@@ -31,9 +31,18 @@ gboolean ostick_policy_reboot_pending(OstickDevice *device, const char *target);
 gboolean ostick_commit_check_complete(
 	OstreeRepo *repo, const char *commit, GCancellable *cancellable, GError **error);
 
-/* For a delta: the base commit and every object it reaches are in the repo (bsdiff opcodes read
- * old objects). Error: OSTICK_ERROR_BASE_MISSING. */
+/* For a delta: the base commit is in the repo, complete (not marked partial). With @thorough,
+ * also every object it reaches (bsdiff opcodes read old objects): the check of a dry run, which
+ * applies nothing that would find a gap. An install leaves that walk to
+ * ostick_policy_explain_apply_failure(). Error: OSTICK_ERROR_BASE_MISSING. */
 gboolean ostick_policy_check_base(OstreeRepo *repo, const OstickManifest *manifest,
+	gboolean thorough, GCancellable *cancellable, GError **error);
+
+/* After applying @manifest failed with @error (set): if the delta's base is incomplete in
+ * @repo, replaces @error with OSTICK_ERROR_BASE_MISSING saying so. A missing base object is the
+ * device's fault, not the bundle's, whether libostree tripped over it or the target's
+ * completeness check did. */
+void ostick_policy_explain_apply_failure(OstreeRepo *repo, const OstickManifest *manifest,
 	GCancellable *cancellable, GError **error);
 
 /* Peak bytes the apply stages at once: the largest one-part superblock plus what libostree

@@ -239,6 +239,13 @@ check "/etc merge: the local demo.conf is still the local one" \
 	cmp "$TEST_TMP/demo.conf.local" "$D3/etc/ostick-demo/demo.conf"
 check "/etc merge: the local file and deletion still hold" \
 	test -f "$D3/etc/ostick-demo/local.conf" -a ! -e "$D3/etc/hostname"
+# 2.0 over 1.0 dropped no deployment, so there was nothing to prune (install.c skips it);
+# 3.0 dropped 1.0, whose commit nothing references any more: pruned.
+check "prune: 1.0's commit object is gone, with its deployment" \
+	test ! -e "$SR/ostree/repo/objects/${V1:0:2}/${V1:2}.commit" -a ! -e "$D1"
+check "... 2.0's (the rollback) is kept" \
+	test -e "$SR/ostree/repo/objects/${V2:0:2}/${V2:2}.commit"
+check "... the repo is consistent (ostree fsck)" ostree --repo="$SR/ostree/repo" fsck
 
 # ---- device B: 2.0 from a pipe
 SR=$TEST_TMP/sysroot-b
