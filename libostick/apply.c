@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -118,6 +119,45 @@ execute_staged(OstreeRepo *repo, int fd, guint index, GCancellable *cancellable,
 	return TRUE;
 }
 
+/* zstd parts up to this decoded size go to libostree inline, the fast way: the one-part
+ * superblock holds the payload uncompressed; libostree maps it and GLib copies the payload out,
+ * so the part is in memory twice while it runs. Larger parts (an object over --max-part-size
+ * makes its part larger) are streamed: once in memory, but slower (the frame is decoded twice,
+ * libostree writes its decoded copy to the repo's filesystem and hashes the part: with GLib's
+ * SHA-256, 120 MB/s here, in a program without ostick-glib-checksum.c). OSTICK_INLINE_PART_MAX
+ * (bytes) moves the limit: 0 streams every part, for a device short of memory. */
+#define INLINE_PAYLOAD_MAX (16 * 1024 * 1024)
+
+static guint64
+inline_payload_max(void)
+{
+	const char *env = g_getenv("OSTICK_INLINE_PART_MAX");
+	guint64 value = INLINE_PAYLOAD_MAX;
+
+	if (env != NULL && !g_ascii_string_to_unsigned(env, 10, 0, G_MAXUINT64, &value, NULL))
+		value = INLINE_PAYLOAD_MAX;
+	return value;
+}
+
+/* The file a part decoded by ostick waits in for libostree: in memory (a memfd) if it is at
+ * most inline_payload_max(), which bounds it; else an anonymous file in the repo's tmp. In
+ * memory it costs no RAM beyond what libostree's mapping of it costs anyway, and spares the
+ * device's storage the room and one write of every object. */
+static int
+open_decoded_staging(int tmp_dfd, guint64 decoded_size, gboolean *out_on_disk, GError **error)
+{
+	if (decoded_size <= inline_payload_max()) {
+		int fd = memfd_create("ostick-part", MFD_CLOEXEC);
+
+		if (fd >= 0) {
+			*out_on_disk = FALSE;
+			return fd;
+		}
+	}
+	*out_on_disk = TRUE;
+	return ostick_open_anonymous_tmpfile(tmp_dfd, error);
+}
+
 /* Stages part @index's member, hash-checked, in its own anonymous file at offset 0. */
 static int
 stage_member(int tmp_dfd, OstickBundleReader *reader, guint index, PartSink *sink, GError **error)
@@ -163,14 +203,19 @@ note_peak_staging(PartSink *sink, guint64 part_size, int member_fd)
 		part_size + (guint64)member_st.st_blocks * 512 + 1024 * 1024);
 }
 
-/* The same for a part staged inline: the one-part superblock file @fd is the decoded file. */
+/* The same for a part staged inline: the one-part superblock file @fd is the decoded file.
+ * In memory, the peak was the staged member, whole, before its blocks were freed. */
 static void
-note_inline_staging(PartSink *sink, int fd, int member_fd)
+note_inline_staging(PartSink *sink, int fd, gboolean on_disk, int member_fd)
 {
 	struct stat st;
 
-	if (fstat(fd, &st) == 0)
+	if (fstat(on_disk ? fd : member_fd, &st) < 0)
+		return;
+	if (on_disk)
 		note_peak_staging(sink, (guint64)st.st_size, member_fd);
+	else
+		sink->options->peak_staging = MAX(sink->options->peak_staging, (guint64)st.st_size);
 }
 
 /* ostree-xz (FORMAT.md §5.4): decoded by ostick, not libostree, so that the output is bounded
@@ -178,8 +223,8 @@ note_inline_staging(PartSink *sink, int fd, int member_fd)
  * $TMPDIR. The payload length is known only at the end: the inline part's prefix does not
  * depend on it (the superblock's offsets come after the value), and is checked again. */
 static gboolean
-stage_xz_part(int fd, int tmp_dfd, OstickBundleReader *reader, const OstickSuperblock *sb,
-	guint index, PartSink *sink, GError **error)
+stage_xz_part(int fd, gboolean on_disk, int tmp_dfd, OstickBundleReader *reader,
+	const OstickSuperblock *sb, guint index, PartSink *sink, GError **error)
 {
 	const OstickMember *part = &ostick_bundle_reader_get_manifest(reader)->parts[index];
 	g_auto(OstickFd) member_fd = stage_member(tmp_dfd, reader, index, sink, error);
@@ -205,7 +250,7 @@ stage_xz_part(int fd, int tmp_dfd, OstickBundleReader *reader, const OstickSuper
 	if (!g_bytes_equal(prefix, final_prefix))
 		return ostick_throw(error, OSTICK_ERROR_FORMAT,
 			"part %u: cannot lay out its inline form", index);
-	note_inline_staging(sink, fd, member_fd);
+	note_inline_staging(sink, fd, on_disk, member_fd);
 	return write_bytes(fd, suffix, error);
 }
 
@@ -334,31 +379,12 @@ execute_streamed(OstreeRepo *repo, int sb_fd, int *read_fd, Feeder *feeder, guin
 	return FALSE;
 }
 
-/* zstd parts up to this decoded size go to libostree inline, the fast way: the one-part
- * superblock (an anonymous file) holds the payload uncompressed; libostree maps it and GLib
- * copies the payload out, so the part is in memory twice while it runs. Larger parts (an
- * object over --max-part-size makes its part larger) are streamed: once in memory, but slower,
- * since libostree hashes a separate part with GLib's SHA-256 (120 MB/s here, where the rest of
- * the part's way costs a few hundred ms per GB). OSTICK_INLINE_PART_MAX (bytes) moves the
- * limit: 0 streams every part, for a device short of memory. */
-#define INLINE_PAYLOAD_MAX (16 * 1024 * 1024)
-
-static guint64
-inline_payload_max(void)
-{
-	const char *env = g_getenv("OSTICK_INLINE_PART_MAX");
-	guint64 value = INLINE_PAYLOAD_MAX;
-
-	if (env != NULL && !g_ascii_string_to_unsigned(env, 10, 0, G_MAXUINT64, &value, NULL))
-		value = INLINE_PAYLOAD_MAX;
-	return value;
-}
-
 static gboolean
 apply_zstd_inline(OstreeRepo *repo, int tmp_dfd, const OstickSuperblock *sb, guint index,
 	const OstickMember *part, int member_fd, PartSink *sink, GError **error)
 {
-	g_auto(OstickFd) fd = ostick_open_anonymous_tmpfile(tmp_dfd, error);
+	gboolean on_disk = FALSE;
+	g_auto(OstickFd) fd = open_decoded_staging(tmp_dfd, part->payload_size, &on_disk, error);
 	g_autoptr(GBytes) prefix = NULL;
 	g_autoptr(GBytes) suffix = NULL;
 
@@ -371,7 +397,7 @@ apply_zstd_inline(OstreeRepo *repo, int tmp_dfd, const OstickSuperblock *sb, gui
 			member_fd, fd, part->payload_size, TRUE, sink->cancellable, error) ||
 		!write_bytes(fd, suffix, error))
 		return g_prefix_error(error, "part %u: ", index), classify_error(error);
-	note_inline_staging(sink, fd, member_fd);
+	note_inline_staging(sink, fd, on_disk, member_fd);
 	/* Only now, hash verified and decoded, may libostree see the bytes. */
 	return execute_staged(repo, fd, index, sink->cancellable, error);
 }
@@ -428,11 +454,13 @@ static gboolean
 apply_xz_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader, const OstickSuperblock *sb,
 	guint index, PartSink *sink, GError **error)
 {
-	g_auto(OstickFd) fd = ostick_open_anonymous_tmpfile(tmp_dfd, error);
+	const OstickMember *part = &ostick_bundle_reader_get_manifest(reader)->parts[index];
+	gboolean on_disk = FALSE;
+	g_auto(OstickFd) fd = open_decoded_staging(tmp_dfd, part->decoded_size, &on_disk, error);
 
 	if (fd < 0)
 		return FALSE;
-	if (!stage_xz_part(fd, tmp_dfd, reader, sb, index, sink, error))
+	if (!stage_xz_part(fd, on_disk, tmp_dfd, reader, sb, index, sink, error))
 		return classify_error(error);
 	/* Only now, hash verified and decoded, may libostree see the bytes. */
 	return execute_staged(repo, fd, index, sink->cancellable, error);

@@ -7,8 +7,9 @@
 # Twice, into two sysroots: the default way (16 MB parts go to libostree inline) and with every
 # part streamed through a pipe (OSTICK_INLINE_PART_MAX=0). Asserts for each: exit 0; peak RSS
 # below 64 MiB, issue 8's goal (inline; the part is twice in memory), or 48 MiB (streamed: once;
-# measured 39 MiB); peak staging at most the largest part plus its decoded size plus 2 MiB; the
-# deployed data files equal the source tree.
+# measured 39 MiB); peak staging on the repo's filesystem at most the largest part plus 2 MiB
+# (inline: the decoded part is in memory) or plus its decoded size too (streamed: libostree's
+# decoded copy); the deployed data files equal the source tree.
 source "$OSTICK_SRCDIR/tests/integration/lib.sh"
 require_root
 command -v python3 >/dev/null || skip_all "needs python3 (the /proc poller)"
@@ -51,7 +52,7 @@ check "the bundle has more than one part" test "$N_PARTS" -gt 1
 # inline, twice in memory); streamed: OSTICK_INLINE_PART_MAX=0, every part through a pipe (once).
 install_and_check() {
 	local SR rc pid poller t1 t2 PEAK_HWM PEAK_RSS PEAK_STAGING SAMPLES OWN_RSS OWN_STAGING
-	local OWN_OUTCOME BOUND V D f limit=$RSS_LIMIT_KIB
+	local OWN_OUTCOME BOUND SEEN what V D f limit=$RSS_LIMIT_KIB
 	[ "$1" = streamed ] && limit=$STREAMED_RSS_LIMIT_KIB
 	if [ "$1" = streamed ]; then export OSTICK_INLINE_PART_MAX=0; else unset OSTICK_INLINE_PART_MAX; fi
 	SR=$TEST_TMP/sysroot-$1
@@ -131,11 +132,18 @@ PY
 		check "$1: peak RSS (VmHWM $PEAK_HWM KiB) below $((limit / 1024)) MiB" test "${PEAK_HWM:-999999999}" -lt \
 			"$limit"
 	fi
-	BOUND=$((PART_SIZE + PART_DECODED + SLACK))
-	check "$1: peak staging ($PEAK_STAGING bytes) <= largest part + decoded + 2 MiB ($BOUND)" \
+	# Inline, the decoded part waits in memory (a memfd): on disk, only the staged member.
+	# Streamed, libostree's decoded copy is on disk beside what is left of the member.
+	if [ "$1" = inline ]; then
+		BOUND=$((PART_SIZE + SLACK)) SEEN=$((PART_SIZE / 2)) what="largest part + 2 MiB"
+	else
+		BOUND=$((PART_SIZE + PART_DECODED + SLACK)) SEEN=$PART_SIZE
+		what="largest part + decoded + 2 MiB"
+	fi
+	check "$1: peak staging ($PEAK_STAGING bytes) <= $what ($BOUND)" \
 		test "${PEAK_STAGING:-999999999999}" -le "$BOUND"
-	check "$1: staging was seen at all (the poller measures something)" \
-		test "${PEAK_STAGING:-0}" -gt "$PART_SIZE"
+	check "$1: staging was seen at all (over $SEEN bytes: the poller measures something)" \
+		test "${PEAK_STAGING:-0}" -gt "$SEEN"
 
 	V=$(ostree --repo="$SR/ostree/repo" rev-parse demo/stable)
 	D=$SR/ostree/deploy/$SAMPLE_OS/deploy/$V.0
