@@ -24,8 +24,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 typedef struct {
@@ -127,6 +129,8 @@ execute_staged(OstreeRepo *repo, int fd, guint index, GCancellable *cancellable,
  * SHA-256, 120 MB/s here, in a program without ostick-glib-checksum.c). OSTICK_INLINE_PART_MAX
  * (bytes) moves the limit: 0 streams every part, for a device short of memory. */
 #define INLINE_PAYLOAD_MAX (16 * 1024 * 1024)
+/* Where libostree's decoded copy of a streamed part may go in memory: a tmpfs (point_tmpdir()). */
+#define MEMORY_TMPDIR "/dev/shm"
 
 static guint64
 inline_payload_max(void)
@@ -429,8 +433,10 @@ apply_zstd_streamed(OstreeRepo *repo, int tmp_dfd, const OstickSuperblock *sb, g
 		ostick_fd_close(feeder.pipe_fd);
 		return FALSE;
 	}
-	/* libostree's decoded copy, in the repo's tmp ($TMPDIR), and what is left of the member. */
-	note_peak_staging(sink, part->payload_size, member_fd);
+	/* libostree's decoded copy, in $TMPDIR (point_tmpdir()), and what is left of the member. */
+	note_peak_staging(sink,
+		g_strcmp0(g_getenv("TMPDIR"), MEMORY_TMPDIR) == 0 ? 0 : part->payload_size,
+		member_fd);
 	return execute_streamed(repo, sb_fd, &read_fd, &feeder, index, sink->cancellable, error);
 }
 
@@ -589,27 +595,62 @@ remove_new_staging(OstreeRepo *repo, GHashTable *before)
 	}
 }
 
-/* libostree puts temporary files of its own in $TMPDIR (default /var/tmp; for xz parts, which
- * ostick now decodes itself, their decoded copy): keep any on the repo's filesystem, where the
- * space check counted them. */
+/* The largest payload of the parts that will be streamed (zstd, over inline_payload_max()). */
+static guint64
+largest_streamed_payload(const OstickManifest *manifest)
+{
+	guint64 largest = 0;
+
+	for (guint i = 0; i < manifest->n_parts; i++) {
+		const OstickMember *part = &manifest->parts[i];
+
+		if (g_str_equal(part->encoding, OSTICK_ENCODING_ZSTD) &&
+			part->payload_size > inline_payload_max())
+			largest = MAX(largest, part->payload_size);
+	}
+	return largest;
+}
+
+/* Whether libostree's decoded copies of the streamed parts may live in MEMORY_TMPDIR: each is
+ * at most twice the inline limit (libostree maps its copy whole, so it is in memory while the
+ * part runs wherever the file is, and counted in RSS alike; a tmpfs only makes it
+ * unreclaimable, which the bound keeps small), and the tmpfs has room for it. */
+static gboolean
+streamed_copies_fit_in_memory(const OstickManifest *manifest)
+{
+	guint64 largest = largest_streamed_payload(manifest);
+	struct statfs fs;
+
+	if (largest == 0 || largest > 2 * inline_payload_max())
+		return FALSE;
+	if (statfs(MEMORY_TMPDIR, &fs) < 0 || fs.f_type != TMPFS_MAGIC ||
+		access(MEMORY_TMPDIR, W_OK) < 0)
+		return FALSE;
+	return (guint64)fs.f_bavail * (guint64)fs.f_bsize > 2 * largest;
+}
+
+/* libostree puts temporary files of its own in $TMPDIR (default /var/tmp): a streamed part's
+ * decoded copy (FORMAT.md §5.7). Bounded ones go to a tmpfs, off the device's storage; any
+ * other stays on the repo's filesystem, where the space check counted it. */
 static void
-point_tmpdir_at_repo(OstreeRepo *repo)
+point_tmpdir(OstreeRepo *repo, const OstickManifest *manifest)
 {
 	g_autofree char *repo_path = g_file_get_path(ostree_repo_get_path(repo));
 	g_autofree char *tmp = g_build_filename(repo_path, "tmp", NULL);
 
-	g_setenv("TMPDIR", tmp, TRUE);
+	g_setenv("TMPDIR", streamed_copies_fit_in_memory(manifest) ? MEMORY_TMPDIR : tmp, TRUE);
 }
 
 gboolean
 ostick_apply_delta(OstreeRepo *repo, OstickBundleReader *reader, const OstickSuperblock *superblock,
 	OstickApplyOptions *options, GCancellable *cancellable, GError **error)
 {
-	const char *target = ostick_bundle_reader_get_manifest(reader)->target;
+	const OstickManifest *manifest = ostick_bundle_reader_get_manifest(reader);
+	const char *target = manifest->target;
 
 	g_autoptr(GHashTable) staging_before = list_staging(repo);
 
-	point_tmpdir_at_repo(repo);
+	point_tmpdir(repo, manifest);
 	if (!ostree_repo_prepare_transaction(repo, NULL, cancellable, error))
 		return FALSE;
 	if (!ostree_repo_mark_commit_partial(repo, target, TRUE, error) ||

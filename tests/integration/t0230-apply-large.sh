@@ -4,8 +4,9 @@
 # ~20 ms: /proc/PID/status (VmHWM, VmRSS) and the allocated size of its open deleted files under
 # the repo's tmp directory, each file once however many descriptors it has open (its staging
 # file, libostree's decoded part, objects being written).
-# Twice, into two sysroots: the default way (16 MB parts go to libostree inline) and with every
-# part streamed through a pipe (OSTICK_INLINE_PART_MAX=0). Asserts for each: exit 0; peak RSS
+# Three times, into three sysroots: the default way (16 MB parts go to libostree inline), with
+# every part streamed through a pipe (OSTICK_INLINE_PART_MAX=0), and streamed with the limit at
+# two thirds of a part (libostree's decoded copies then go to /dev/shm, a tmpfs). Asserts for each: exit 0; peak RSS
 # below 64 MiB, issue 8's goal (inline; the part is twice in memory), or 48 MiB (streamed: once;
 # measured 39 MiB); peak staging on the repo's filesystem at most the largest part plus 2 MiB
 # (inline: the decoded part is in memory) or plus its decoded size too (streamed: libostree's
@@ -53,8 +54,13 @@ check "the bundle has more than one part" test "$N_PARTS" -gt 1
 install_and_check() {
 	local SR rc pid poller t1 t2 PEAK_HWM PEAK_RSS PEAK_STAGING SAMPLES OWN_RSS OWN_STAGING
 	local OWN_OUTCOME BOUND SEEN what V D f limit=$RSS_LIMIT_KIB
-	[ "$1" = streamed ] && limit=$STREAMED_RSS_LIMIT_KIB
-	if [ "$1" = streamed ]; then export OSTICK_INLINE_PART_MAX=0; else unset OSTICK_INLINE_PART_MAX; fi
+	case $1 in
+	inline) unset OSTICK_INLINE_PART_MAX ;;
+	streamed) export OSTICK_INLINE_PART_MAX=0 limit=$STREAMED_RSS_LIMIT_KIB ;;
+	# parts over the limit but within twice it: streamed, libostree's copies in /dev/shm
+	streamed-shm) export OSTICK_INLINE_PART_MAX=$((PART_DECODED * 2 / 3)) \
+		limit=$STREAMED_RSS_LIMIT_KIB ;;
+	esac
 	SR=$TEST_TMP/sysroot-$1
 	make_sysroot "$SR" uboot 1024
 	REPO_TMP=$(readlink -f "$SR/ostree/repo/tmp")
@@ -68,7 +74,7 @@ install_and_check() {
 	python3 - "$pid" "$REPO_TMP" >"$TEST_TMP/poll" 2>&1 <<'PY' &
 import os, sys, time
 pid, tmp = sys.argv[1], sys.argv[2] + "/"
-hwm = rss = staging = samples = 0
+hwm = rss = staging = shm = samples = 0
 where = ""
 while True:
     try:
@@ -92,6 +98,8 @@ while True:
             if target.startswith(tmp) and target.endswith(" (deleted)"):
                 st = os.stat(p)
                 files[(st.st_dev, st.st_ino)] = (target[len(tmp):-10], st.st_blocks * 512)
+            elif target.startswith("/dev/shm/") and target.endswith(" (deleted)"):
+                shm = max(shm, os.stat(p).st_blocks * 512)
         except OSError:
             pass
     total = sum(b for _, b in files.values())
@@ -100,7 +108,7 @@ while True:
         staging, where = total, " ".join(names)
     samples += 1
     time.sleep(0.02)
-print(hwm, rss, staging, samples)
+print(hwm, rss, staging, samples, shm)
 print("at peak staging:", where)
 PY
 	poller=$!
@@ -111,9 +119,9 @@ PY
 	check_eq "$1: install the big bundle: exit 0" 0 "$rc"
 	diag_file "$TEST_TMP/stderr"
 	diag "install took $((t2 - t1)) s"
-	read -r PEAK_HWM PEAK_RSS PEAK_STAGING SAMPLES <"$TEST_TMP/poll" || true
+	read -r PEAK_HWM PEAK_RSS PEAK_STAGING SAMPLES PEAK_SHM <"$TEST_TMP/poll" || true
 	diag "poller: $SAMPLES samples; peak VmHWM $PEAK_HWM KiB, peak VmRSS $PEAK_RSS KiB," \
-		"peak staging $PEAK_STAGING bytes"
+		"peak staging $PEAK_STAGING bytes, largest file in /dev/shm $PEAK_SHM bytes"
 	diag "$(sed -n 2p "$TEST_TMP/poll")"
 	check "$1: the poller took samples (over 10)" test "${SAMPLES:-0}" -gt 10
 	python3 - "$TEST_TMP/progress" >"$TEST_TMP/own" <<'PY' || true
@@ -133,8 +141,9 @@ PY
 			"$limit"
 	fi
 	# Inline, the decoded part waits in memory (a memfd): on disk, only the staged member.
-	# Streamed, libostree's decoded copy is on disk beside what is left of the member.
-	if [ "$1" = inline ]; then
+	# Streamed, libostree's decoded copy is on disk beside what is left of the member, unless
+	# the part is within twice the inline limit and /dev/shm is a tmpfs: then it is there.
+	if [ "$1" = inline ] || { [ "$1" = streamed-shm ] && [ "$SHM_TMPFS" = yes ]; }; then
 		BOUND=$((PART_SIZE + SLACK)) SEEN=$((PART_SIZE / 2)) what="largest part + 2 MiB"
 	else
 		BOUND=$((PART_SIZE + PART_DECODED + SLACK)) SEEN=$PART_SIZE
@@ -144,6 +153,12 @@ PY
 		test "${PEAK_STAGING:-999999999999}" -le "$BOUND"
 	check "$1: staging was seen at all (over $SEEN bytes: the poller measures something)" \
 		test "${PEAK_STAGING:-0}" -gt "$SEEN"
+	if [ "$1" = streamed-shm ] && [ "$SHM_TMPFS" = yes ]; then
+		check "$1: libostree's decoded copy was in /dev/shm (a file over half a part)" \
+			test "${PEAK_SHM:-0}" -gt "$((PART_DECODED / 2))"
+	else
+		check_eq "$1: nothing of the install in /dev/shm" 0 "${PEAK_SHM:-missing}"
+	fi
 
 	V=$(ostree --repo="$SR/ostree/repo" rev-parse demo/stable)
 	D=$SR/ostree/deploy/$SAMPLE_OS/deploy/$V.0
@@ -158,8 +173,12 @@ PY
 		"$(find "$D/usr/share/ostick-demo" -name 'data-*.bin' | wc -l)"
 	unset OSTICK_INLINE_PART_MAX
 }
+SHM_TMPFS=no
+[ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] && [ -w /dev/shm ] && SHM_TMPFS=yes
+diag "/dev/shm is a writable tmpfs: $SHM_TMPFS"
 install_and_check inline
 install_and_check streamed
+install_and_check streamed-shm
 diag "total $(($(date +%s) - t0)) s"
 
 done_testing
