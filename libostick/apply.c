@@ -35,6 +35,7 @@ typedef struct {
 	OstickApplyOptions *options;
 	OstickProgress state;
 	GCancellable *cancellable;
+	gboolean streamed_in_memory; /* libostree's copies of streamed parts: point_tmpdir() */
 } PartSink;
 
 static void
@@ -125,8 +126,8 @@ execute_staged(OstreeRepo *repo, int fd, guint index, GCancellable *cancellable,
  * superblock holds the payload uncompressed; libostree maps it and GLib copies the payload out,
  * so the part is in memory twice while it runs. Larger parts (an object over --max-part-size
  * makes its part larger) are streamed: once in memory, but slower (the frame is decoded twice,
- * libostree writes its decoded copy to the repo's filesystem and hashes the part: with GLib's
- * SHA-256, 120 MB/s here, in a program without ostick-glib-checksum.c). OSTICK_INLINE_PART_MAX
+ * libostree writes its decoded copy to $TMPDIR and hashes the part: with GLib's SHA-256,
+ * 120 MB/s here, in a program without ostick-glib-checksum.c). OSTICK_INLINE_PART_MAX
  * (bytes) moves the limit: 0 streams every part, for a device short of memory. */
 #define INLINE_PAYLOAD_MAX (16 * 1024 * 1024)
 /* Where libostree's decoded copy of a streamed part may go in memory: a tmpfs (point_tmpdir()). */
@@ -434,9 +435,7 @@ apply_zstd_streamed(OstreeRepo *repo, int tmp_dfd, const OstickSuperblock *sb, g
 		return FALSE;
 	}
 	/* libostree's decoded copy, in $TMPDIR (point_tmpdir()), and what is left of the member. */
-	note_peak_staging(sink,
-		g_strcmp0(g_getenv("TMPDIR"), MEMORY_TMPDIR) == 0 ? 0 : part->payload_size,
-		member_fd);
+	note_peak_staging(sink, sink->streamed_in_memory ? 0 : part->payload_size, member_fd);
 	return execute_streamed(repo, sb_fd, &read_fd, &feeder, index, sink->cancellable, error);
 }
 
@@ -501,10 +500,11 @@ check_complete(OstreeRepo *repo, const char *target, GCancellable *cancellable, 
 
 static gboolean
 apply_all(OstreeRepo *repo, OstickBundleReader *reader, const OstickSuperblock *sb,
-	OstickApplyOptions *options, GCancellable *cancellable, GError **error)
+	gboolean streamed_in_memory, OstickApplyOptions *options, GCancellable *cancellable,
+	GError **error)
 {
 	const OstickManifest *m = ostick_bundle_reader_get_manifest(reader);
-	PartSink sink = {-1, options, {OSTICK_STAGE_APPLY}, cancellable};
+	PartSink sink = {-1, options, {OSTICK_STAGE_APPLY}, cancellable, streamed_in_memory};
 	g_auto(OstickFd) tmp_dfd =
 		openat(ostree_repo_get_dfd(repo), "tmp", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 
@@ -631,14 +631,17 @@ streamed_copies_fit_in_memory(const OstickManifest *manifest)
 
 /* libostree puts temporary files of its own in $TMPDIR (default /var/tmp): a streamed part's
  * decoded copy (FORMAT.md §5.7). Bounded ones go to a tmpfs, off the device's storage; any
- * other stays on the repo's filesystem, where the space check counted it. */
-static void
+ * other stays on the repo's filesystem, where the space check counted it. Returns whether
+ * they go to the tmpfs. */
+static gboolean
 point_tmpdir(OstreeRepo *repo, const OstickManifest *manifest)
 {
 	g_autofree char *repo_path = g_file_get_path(ostree_repo_get_path(repo));
 	g_autofree char *tmp = g_build_filename(repo_path, "tmp", NULL);
+	gboolean in_memory = streamed_copies_fit_in_memory(manifest);
 
-	g_setenv("TMPDIR", streamed_copies_fit_in_memory(manifest) ? MEMORY_TMPDIR : tmp, TRUE);
+	g_setenv("TMPDIR", in_memory ? MEMORY_TMPDIR : tmp, TRUE);
+	return in_memory;
 }
 
 gboolean
@@ -649,12 +652,13 @@ ostick_apply_delta(OstreeRepo *repo, OstickBundleReader *reader, const OstickSup
 	const char *target = manifest->target;
 
 	g_autoptr(GHashTable) staging_before = list_staging(repo);
+	gboolean streamed_in_memory = point_tmpdir(repo, manifest);
 
-	point_tmpdir(repo, manifest);
 	if (!ostree_repo_prepare_transaction(repo, NULL, cancellable, error))
 		return FALSE;
 	if (!ostree_repo_mark_commit_partial(repo, target, TRUE, error) ||
-		!apply_all(repo, reader, superblock, options, cancellable, error) ||
+		!apply_all(repo, reader, superblock, streamed_in_memory, options, cancellable,
+			error) ||
 		!ostree_repo_commit_transaction(repo, NULL, cancellable, error)) {
 		(void)ostree_repo_abort_transaction(repo, NULL, NULL);
 		remove_new_staging(repo, staging_before);
