@@ -99,7 +99,7 @@ typedef enum {
 	OSTICK_STAGE_APPLY, /* payload into the repo */
 	OSTICK_STAGE_COMMIT, /* completeness check, ref, transaction commit */
 	OSTICK_STAGE_DEPLOY, /* deployment, /etc merge, bootloader */
-	OSTICK_STAGE_CLEANUP, /* prune, keeping the rollback */
+	OSTICK_STAGE_CLEANUP, /* old deployments out, the rollback kept; prune if one went */
 	OSTICK_STAGE_GENERATE, /* bundler: static delta generation */
 	OSTICK_STAGE_ENCODE, /* bundler: part encoding (zstd) */
 	OSTICK_STAGE_PACK, /* bundler: hashing, signing, writing */
