@@ -144,6 +144,14 @@ inline_payload_max(void)
 	return value;
 }
 
+/* Whether @part goes to libostree streamed rather than inline. */
+static gboolean
+is_streamed(const OstickMember *part)
+{
+	return g_str_equal(part->encoding, OSTICK_ENCODING_ZSTD) &&
+	       part->payload_size > inline_payload_max();
+}
+
 /* The file a part decoded by ostick waits in for libostree: in memory (a memfd) if it is at
  * most inline_payload_max(), which bounds it; else an anonymous file in the repo's tmp. In
  * memory it costs no RAM beyond what libostree's mapping of it costs anyway, and spares the
@@ -450,7 +458,7 @@ apply_zstd_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader,
 
 	if (member_fd < 0)
 		return classify_error(error);
-	if (part->payload_size <= inline_payload_max())
+	if (!is_streamed(part))
 		return apply_zstd_inline(repo, tmp_dfd, sb, index, part, member_fd, sink, error);
 	return apply_zstd_streamed(repo, tmp_dfd, sb, index, part, member_fd, sink, error);
 }
@@ -595,19 +603,15 @@ remove_new_staging(OstreeRepo *repo, GHashTable *before)
 	}
 }
 
-/* The largest payload of the parts that will be streamed (zstd, over inline_payload_max()). */
+/* The largest payload of the parts that will be streamed. */
 static guint64
 largest_streamed_payload(const OstickManifest *manifest)
 {
 	guint64 largest = 0;
 
-	for (guint i = 0; i < manifest->n_parts; i++) {
-		const OstickMember *part = &manifest->parts[i];
-
-		if (g_str_equal(part->encoding, OSTICK_ENCODING_ZSTD) &&
-			part->payload_size > inline_payload_max())
-			largest = MAX(largest, part->payload_size);
-	}
+	for (guint i = 0; i < manifest->n_parts; i++)
+		if (is_streamed(&manifest->parts[i]))
+			largest = MAX(largest, manifest->parts[i].payload_size);
 	return largest;
 }
 
