@@ -172,7 +172,6 @@ apply_and_deploy(Run *run, const OstickSuperblock *sb, GError **error)
 
 	if (!ostree_repo_resolve_rev(run->device->repo, m->ref, TRUE, &old_commit, error))
 		return FALSE;
-	roots = ostick_device_roots(run->device, old_commit);
 	emit_stage(run, OSTICK_STAGE_APPLY);
 	if (!ostick_apply_delta(
 		    run->device->repo, run->reader, sb, &apply, run->cancellable, error)) {
@@ -182,6 +181,8 @@ apply_and_deploy(Run *run, const OstickSuperblock *sb, GError **error)
 	run->result->peak_staging = apply.peak_staging;
 	if (run->options->no_deploy)
 		return TRUE;
+	/* Before the deploy: the apply changed no deployment, only (inside it) the ref. */
+	roots = ostick_device_roots(run->device, old_commit);
 	emit_stage(run, OSTICK_STAGE_DEPLOY);
 	if (!ostick_device_deploy(run->device, m, run->options->deploy, run->cancellable, error)) {
 		/* Discard first: on a full disk the freed checkout is the room the ref needs. */
