@@ -301,6 +301,11 @@ while read -r func n stage expect; do
 	done
 	report_case "$name" "in ${where:-?}: default $expect, boot config intact, retry installs" \
 		"$todo"
+	# An unexpected failure: where gdb stopped, in full (the race noted at writable above).
+	if [ ${#problems[@]} -gt 0 ] && [ -z "$todo" ]; then
+		grep -E '^#[0-9]' "$TEST_TMP/gdb.out" >"$TEST_TMP/gdb.bt" || true
+		diag_file "$TEST_TMP/gdb.bt"
+	fi
 	restore
 done <"$TEST_TMP/points"
 diag "$(wc -l <"$TEST_TMP/points") points in $((SECONDS - t0)) s;" \
