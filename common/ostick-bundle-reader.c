@@ -513,9 +513,10 @@ ostick_bundle_reader_check_part(OstickBundleReader *reader, guint index, OstickC
 		return FALSE;
 	if (lseek(member_fd, 0, SEEK_SET) < 0)
 		return ostick_throw_errno(error, "staging part %u", index);
-	if (!(g_str_equal(part->encoding, OSTICK_ENCODING_ZSTD)
-			    ? ostick_zstd_decode_fd(member_fd, null_fd, part->payload_size, TRUE,
-				      reader->cancellable, error)
+	/* The branch conversion of `zstd-x86` cannot fail, so the frame alone is checked. */
+	if (!(ostick_encoding_is_zstd(part->encoding, NULL)
+			    ? ostick_zstd_decode_fd(member_fd, null_fd, part->payload_size, FALSE,
+				      TRUE, reader->cancellable, error)
 			    : decode_xz_to_nothing(reader, index, member_fd, error)))
 		return g_prefix_error(error, "part %u: ", index), FALSE;
 	return TRUE;

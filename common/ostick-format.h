@@ -33,6 +33,8 @@ G_BEGIN_DECLS
 /* §5.5: a zstd frame of the part's payload (libostree's part file less its compression byte,
  * decoded). Decoders allow windows up to 2^OSTICK_ZSTD_WINDOW_LOG_MAX bytes. */
 #define OSTICK_ENCODING_ZSTD "zstd"
+/* §5.8: the same, but the payload went through the x86 branch conversion before zstd. */
+#define OSTICK_ENCODING_ZSTD_X86 "zstd-x86"
 #define OSTICK_ZSTD_WINDOW_LOG_MAX 27
 
 /* §4 Signature block: a 16-byte header, then OSTICK_SIG_RECORD_SIZE bytes per signature.

@@ -15,7 +15,7 @@ typedef struct {
 	char sha256[OSTICK_SHA256_HEX_LEN + 1]; /* of the tar member's bytes */
 	char *encoding; /* OSTICK_ENCODING_* */
 	guint64 decoded_size; /* parts: libostree's uncompressed size (the part header's) */
-	guint64 payload_size; /* zstd parts: exact bytes of the decoded payload; else 0 */
+	guint64 payload_size; /* zstd and zstd-x86 parts: exact bytes of the decoded payload; else 0 */
 } OstickMember;
 
 typedef struct {
@@ -67,5 +67,9 @@ void ostick_manifest_add_json(const OstickManifest *manifest, JsonBuilder *build
 
 /* The tar member name of part @index ("delta/<index>"). (transfer full) */
 char *ostick_part_member_name(guint index);
+
+/* Whether @encoding (a [part.N] encoding) is one zstd frame: `zstd` or `zstd-x86`.
+ * @out_x86_branches (optional) says whether it is the latter (FORMAT.md §5.8). */
+gboolean ostick_encoding_is_zstd(const char *encoding, gboolean *out_x86_branches);
 
 G_END_DECLS

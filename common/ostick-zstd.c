@@ -1,6 +1,7 @@
 /* ostick-zstd.c: zstd frames for the `zstd` part encoding. */
 #include "ostick-zstd.h"
 
+#include "ostick-branch.h"
 #include "ostick-cleanup.h"
 #include "ostick-error.h"
 #include "ostick-file.h"
@@ -19,6 +20,7 @@ struct _OstickZstdWriter {
 	guint8 *out;
 	gsize out_size;
 	guint64 input;
+	guint64 output;
 };
 
 static gboolean
@@ -86,8 +88,9 @@ compress(OstickZstdWriter *writer, ZSTD_inBuffer *in, ZSTD_EndDirective mode, GE
 
 		if (ZSTD_isError(left))
 			return throw_zstd(error, left, "zstd compression");
-		if (!ostick_write_all(writer->fd, writer->out, out.pos, error))
+		if (writer->fd >= 0 && !ostick_write_all(writer->fd, writer->out, out.pos, error))
 			return FALSE;
+		writer->output += out.pos;
 		if (mode == ZSTD_e_end ? left == 0 : in->pos == in->size)
 			return TRUE;
 	}
@@ -111,6 +114,12 @@ ostick_zstd_writer_finish(OstickZstdWriter *writer, guint64 *out_input, GError *
 		return FALSE;
 	*out_input = writer->input;
 	return TRUE;
+}
+
+guint64
+ostick_zstd_writer_get_output_size(OstickZstdWriter *writer)
+{
+	return writer->output;
 }
 
 /* The decoder's window buffers come straight from mmap and go back to the kernel when freed.
@@ -189,16 +198,25 @@ decode_buffer(Decoder *d, ZSTD_inBuffer *in, size_t *out_left, GError **error)
 	} while (TRUE);
 }
 
+static gboolean
+write_to_branch_stream(const guint8 *data, gsize len, gpointer user_data, GError **error)
+{
+	return ostick_branch_stream_write(user_data, data, len, error);
+}
+
 gboolean
-ostick_zstd_decode(int in_fd, guint64 expected_size, gboolean release_input, OstickChunkFunc sink,
-	gpointer user_data, GCancellable *cancellable, GError **error)
+ostick_zstd_decode(int in_fd, guint64 expected_size, gboolean x86_branches, gboolean release_input,
+	OstickChunkFunc sink, gpointer user_data, GCancellable *cancellable, GError **error)
 {
 	static const ZSTD_customMem direct = {decoder_alloc, decoder_free, NULL};
 	g_autoptr(ZSTD_DCtx) dctx = ZSTD_createDCtx_advanced(direct);
 	gsize in_size = ZSTD_DStreamInSize();
 	g_autofree guint8 *in_buf = g_malloc(in_size);
 	g_autofree guint8 *out_buf = g_malloc(ZSTD_DStreamOutSize());
-	Decoder d = {dctx, sink, user_data, expected_size, 0, out_buf, ZSTD_DStreamOutSize()};
+	g_autoptr(OstickBranchStream) branches =
+		x86_branches ? ostick_branch_stream_new(FALSE, sink, user_data) : NULL;
+	Decoder d = {dctx, branches ? write_to_branch_stream : sink, branches ?: user_data,
+		expected_size, 0, out_buf, ZSTD_DStreamOutSize()};
 	size_t left = 1;
 	guint64 released = 0;
 
@@ -237,7 +255,7 @@ ostick_zstd_decode(int in_fd, guint64 expected_size, gboolean release_input, Ost
 			"zstd part decodes to %" G_GUINT64_FORMAT
 			" bytes, its payload-size is %" G_GUINT64_FORMAT,
 			d.written, expected_size);
-	return TRUE;
+	return branches == NULL || ostick_branch_stream_finish(branches, error);
 }
 
 static gboolean
@@ -247,9 +265,9 @@ write_to_fd(const guint8 *data, gsize len, gpointer user_data, GError **error)
 }
 
 gboolean
-ostick_zstd_decode_fd(int in_fd, int out_fd, guint64 expected_size, gboolean release_input,
-	GCancellable *cancellable, GError **error)
+ostick_zstd_decode_fd(int in_fd, int out_fd, guint64 expected_size, gboolean x86_branches,
+	gboolean release_input, GCancellable *cancellable, GError **error)
 {
-	return ostick_zstd_decode(in_fd, expected_size, release_input, write_to_fd,
+	return ostick_zstd_decode(in_fd, expected_size, x86_branches, release_input, write_to_fd,
 		GINT_TO_POINTER(out_fd), cancellable, error);
 }

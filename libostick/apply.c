@@ -148,7 +148,7 @@ inline_payload_max(void)
 static gboolean
 is_streamed(const OstickMember *part)
 {
-	return g_str_equal(part->encoding, OSTICK_ENCODING_ZSTD) &&
+	return ostick_encoding_is_zstd(part->encoding, NULL) &&
 	       part->payload_size > inline_payload_max();
 }
 
@@ -307,20 +307,22 @@ stream_into_xz(const guint8 *data, gsize len, gpointer user_data, GError **error
 
 /* The part file libostree reads, made from the staged member: 'x', then the stored xz stream. */
 static gboolean
-stream_part(int member_fd, guint64 payload_size, gboolean release_member, StreamSink *out,
+stream_part(int member_fd, const OstickMember *part, gboolean release_member, StreamSink *out,
 	guint64 *out_size, GCancellable *cancellable, GError **error)
 {
 	g_autoptr(OstickXzStoredWriter) xz = NULL;
 	guint64 xz_size = 0;
+	gboolean x86_branches = FALSE;
 
+	(void)ostick_encoding_is_zstd(part->encoding, &x86_branches);
 	if (lseek(member_fd, 0, SEEK_SET) < 0)
 		return ostick_throw_errno(error, "rewinding the staged part");
 	if (!stream_out(OSTICK_DELTA_PART_XZ, 1, out, error))
 		return FALSE;
 	xz = ostick_xz_stored_writer_new(stream_out, out, error);
 	if (xz == NULL ||
-		!ostick_zstd_decode(member_fd, payload_size, release_member, stream_into_xz, xz,
-			cancellable, error) ||
+		!ostick_zstd_decode(member_fd, part->payload_size, x86_branches, release_member,
+			stream_into_xz, xz, cancellable, error) ||
 		!ostick_xz_stored_writer_finish(xz, &xz_size, error))
 		return FALSE;
 	*out_size = 1 + xz_size;
@@ -329,7 +331,7 @@ stream_part(int member_fd, guint64 payload_size, gboolean release_member, Stream
 
 typedef struct {
 	int member_fd;
-	guint64 payload_size;
+	const OstickMember *part;
 	int pipe_fd; /* the write end, closed when done */
 	GCancellable *cancellable;
 	GError *error;
@@ -347,8 +349,8 @@ feed_pipe(gpointer data)
 	sigemptyset(&pipe_signal);
 	sigaddset(&pipe_signal, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_signal, NULL);
-	(void)stream_part(feeder->member_fd, feeder->payload_size, TRUE, &out, &size,
-		feeder->cancellable, &feeder->error);
+	(void)stream_part(feeder->member_fd, feeder->part, TRUE, &out, &size, feeder->cancellable,
+		&feeder->error);
 	ostick_fd_close(feeder->pipe_fd);
 	feeder->pipe_fd = -1;
 	return NULL;
@@ -400,14 +402,16 @@ apply_zstd_inline(OstreeRepo *repo, int tmp_dfd, const OstickSuperblock *sb, gui
 	g_auto(OstickFd) fd = open_decoded_staging(tmp_dfd, part->payload_size, &on_disk, error);
 	g_autoptr(GBytes) prefix = NULL;
 	g_autoptr(GBytes) suffix = NULL;
+	gboolean x86_branches = FALSE;
 
 	if (fd < 0)
 		return FALSE;
+	(void)ostick_encoding_is_zstd(part->encoding, &x86_branches);
 	ostick_superblock_layout_single_part(sb, index, 1 + part->payload_size, &prefix, &suffix);
 	if (!write_bytes(fd, prefix, error) ||
 		!ostick_write_all(fd, OSTICK_DELTA_PART_UNCOMPRESSED, 1, error) ||
-		!ostick_zstd_decode_fd(
-			member_fd, fd, part->payload_size, TRUE, sink->cancellable, error) ||
+		!ostick_zstd_decode_fd(member_fd, fd, part->payload_size, x86_branches, TRUE,
+			sink->cancellable, error) ||
 		!write_bytes(fd, suffix, error))
 		return g_prefix_error(error, "part %u: ", index), classify_error(error);
 	note_inline_staging(sink, fd, on_disk, member_fd);
@@ -424,12 +428,11 @@ apply_zstd_streamed(OstreeRepo *repo, int tmp_dfd, const OstickSuperblock *sb, g
 	guint8 checksum[OSTICK_SHA256_LEN];
 	g_auto(OstickFd) read_fd = -1;
 	g_auto(OstickFd) sb_fd = -1;
-	Feeder feeder = {member_fd, part->payload_size, -1, sink->cancellable, NULL};
+	Feeder feeder = {member_fd, part, -1, sink->cancellable, NULL};
 	guint64 size = 0;
 	int fds[2];
 
-	if (!stream_part(
-		    member_fd, part->payload_size, FALSE, &digest, &size, sink->cancellable, error))
+	if (!stream_part(member_fd, part, FALSE, &digest, &size, sink->cancellable, error))
 		return g_prefix_error(error, "part %u: ", index), classify_error(error);
 	ostick_sha256_finish(sha256, checksum);
 	if (pipe2(fds, O_CLOEXEC) < 0)
@@ -447,7 +450,7 @@ apply_zstd_streamed(OstreeRepo *repo, int tmp_dfd, const OstickSuperblock *sb, g
 	return execute_streamed(repo, sb_fd, &read_fd, &feeder, index, sink->cancellable, error);
 }
 
-/* zstd (FORMAT.md §5.5): no decoder may see a byte before its hash matched, so the member is
+/* zstd and zstd-x86 (FORMAT.md §5.5, §5.8): no decoder may see a byte before its hash matched, so the member is
  * staged on its own first, then decoded (at most its signed payload-size). */
 static gboolean
 apply_zstd_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader,
@@ -486,7 +489,7 @@ apply_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader, const Osti
 	const OstickMember *part = &ostick_bundle_reader_get_manifest(reader)->parts[index];
 
 	sink->state.parts_done = index;
-	if (g_str_equal(part->encoding, OSTICK_ENCODING_ZSTD))
+	if (ostick_encoding_is_zstd(part->encoding, NULL))
 		return apply_zstd_part(repo, tmp_dfd, reader, sb, index, sink, error);
 	return apply_xz_part(repo, tmp_dfd, reader, sb, index, sink, error);
 }

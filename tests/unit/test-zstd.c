@@ -1,4 +1,5 @@
 /* test-zstd.c: the zstd part encoding's writer and bounded decoder. */
+#include "ostick-branch.h"
 #include "ostick-cleanup.h"
 #include "ostick-error.h"
 #include "ostick-file.h"
@@ -76,7 +77,7 @@ decode(GBytes *frame, guint64 expected, GError **error)
 	g_auto(OstickFd) in = testlib_fd_from_bytes(frame);
 	g_auto(OstickFd) out = empty_file();
 	g_autoptr(GBytes) written = NULL;
-	gboolean ok = ostick_zstd_decode_fd(in, out, expected, FALSE, NULL, error);
+	gboolean ok = ostick_zstd_decode_fd(in, out, expected, FALSE, FALSE, NULL, error);
 
 	written = read_fd(out);
 	/* Never more than the signed size reaches the disk, whatever the frame says. */
@@ -98,6 +99,58 @@ test_roundtrip(void)
 		g_assert_no_error(error);
 		g_assert_true(g_bytes_equal(back, payload));
 	}
+}
+
+/* Code-like content: a call every 64 bytes, all to one place, which the writer's conversion
+ * makes repeat. (transfer full) */
+static GBytes *
+make_calls(gsize len)
+{
+	g_autoptr(GBytes) noise = make_payload(len, 11);
+	guint8 *data = g_memdup2(g_bytes_get_data(noise, NULL), len);
+
+	for (gsize i = 0; i + 5 <= len; i += 64) {
+		guint32 displacement = 0x40 - (guint32)i;
+
+		memcpy(data + i,
+			(guint8[]){0xE8, (guint8)displacement, (guint8)(displacement >> 8), 0xFF,
+				0xFF},
+			5);
+	}
+	return g_bytes_new_take(data, len);
+}
+
+/* `zstd-x86`: the decoder undoes the conversion the writer made before zstd, across the
+ * decoder's output chunks (a 3 MiB payload spans many). */
+static void
+test_x86_branches(void)
+{
+	g_autoptr(GBytes) payload = make_calls(3 * 1024 * 1024 + 3);
+	gsize len = g_bytes_get_size(payload);
+	guint8 *converted = g_memdup2(g_bytes_get_data(payload, NULL), len);
+	g_autoptr(GBytes) converted_bytes = NULL;
+	g_autoptr(GBytes) frame = NULL;
+	g_autoptr(GBytes) back = NULL;
+	g_autoptr(GError) error = NULL;
+	g_auto(OstickFd) in = -1;
+	g_auto(OstickFd) out = empty_file();
+	OstickBranchConverter conv;
+
+	ostick_branch_converter_init(&conv, TRUE);
+	g_assert_cmpuint(ostick_branch_convert(&conv, converted, len, TRUE), ==, len);
+	converted_bytes = g_bytes_new_take(converted, len);
+	g_assert_false(g_bytes_equal(converted_bytes, payload));
+	frame = encode(converted_bytes, 3, 1);
+	in = testlib_fd_from_bytes(frame);
+	g_assert_true(ostick_zstd_decode_fd(in, out, len, TRUE, FALSE, NULL, &error));
+	g_assert_no_error(error);
+	back = read_fd(out);
+	g_assert_true(g_bytes_equal(back, payload));
+	/* Without the flag the frame's content comes out as it is. */
+	g_clear_pointer(&back, g_bytes_unref);
+	back = decode(frame, len, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_bytes_equal(back, converted_bytes));
 }
 
 /* Reproducible bundles: the frame does not depend on how many threads made it. */
@@ -213,6 +266,7 @@ main(int argc, char **argv)
 	testlib_init(&argc, &argv);
 	g_test_add_func("/zstd/roundtrip", test_roundtrip);
 	g_test_add_func("/zstd/writer/workers-deterministic", test_workers_deterministic);
+	g_test_add_func("/zstd/decode/x86-branches", test_x86_branches);
 	g_test_add_func("/zstd/decode/size-mismatch", test_size_mismatch);
 	g_test_add_func("/zstd/decode/bomb", test_bomb);
 	g_test_add_func("/zstd/decode/malformed", test_malformed);
