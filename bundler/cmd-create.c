@@ -35,6 +35,7 @@ static int opt_max_part_mb = DEFAULT_MAX_PART_MB;
 static gboolean opt_no_bsdiff;
 static char *opt_part_encoding;
 static int opt_zstd_level = OSTICK_DEFAULT_ZSTD_LEVEL;
+static char *opt_branch_filter;
 
 static GOptionEntry entries[] = {
 	{"repo", 0, 0, G_OPTION_ARG_FILENAME, &opt_repo,
@@ -68,6 +69,10 @@ static GOptionEntry entries[] = {
 		"ENCODING"},
 	{"zstd-level", 0, 0, G_OPTION_ARG_INT, &opt_zstd_level,
 		"zstd compression level, 1 to 22 (default 19)", "N"},
+	{"branch-filter", 0, 0, G_OPTION_ARG_STRING, &opt_branch_filter,
+		"zstd parts: x86 (convert x86 call targets: smaller for x86 code), none, or auto "
+		"(default: x86 for the parts where a trial shows it pays)",
+		"auto|x86|none"},
 	{"no-bsdiff", 0, 0, G_OPTION_ARG_NONE, &opt_no_bsdiff,
 		"No binary diffs of modified files (faster to create, larger)", NULL},
 	{NULL}};
@@ -101,6 +106,13 @@ check_options(GError **error)
 		!g_str_equal(opt_part_encoding, OSTICK_ENCODING_OSTREE_XZ))
 		return ostick_throw_usage(
 			error, "--part-encoding: '%s' is not zstd or ostree-xz", opt_part_encoding);
+	if (opt_branch_filter != NULL && !g_str_equal(opt_branch_filter, "auto") &&
+		!g_str_equal(opt_branch_filter, "x86") && !g_str_equal(opt_branch_filter, "none"))
+		return ostick_throw_usage(
+			error, "--branch-filter: '%s' is not auto, x86 or none", opt_branch_filter);
+	if (opt_branch_filter != NULL && g_str_equal(opt_branch_filter, "x86") &&
+		opt_part_encoding != NULL && !g_str_equal(opt_part_encoding, OSTICK_ENCODING_ZSTD))
+		return ostick_throw_usage(error, "--branch-filter x86 needs zstd parts");
 	if (opt_zstd_level < 1 || opt_zstd_level > 22)
 		return ostick_throw_usage(
 			error, "--zstd-level: %d is not in 1..22", opt_zstd_level);
@@ -287,6 +299,14 @@ generate(OstreeRepo *repo, const OstickManifest *m, const char *delta_dir,
 	return ok;
 }
 
+static OstickBranchChoice
+branch_choice(void)
+{
+	if (opt_branch_filter == NULL || g_str_equal(opt_branch_filter, "auto"))
+		return OSTICK_BRANCHES_AUTO;
+	return g_str_equal(opt_branch_filter, "x86") ? OSTICK_BRANCHES_X86 : OSTICK_BRANCHES_NONE;
+}
+
 static gboolean
 pack(OstreeRepo *repo, OstickManifest *m, GPtrArray *keys, guint64 created, const char *delta_dir,
 	GCancellable *cancellable, GError **error)
@@ -296,7 +316,8 @@ pack(OstreeRepo *repo, OstickManifest *m, GPtrArray *keys, guint64 created, cons
 	g_autoptr(GBytes) sigblock = NULL;
 	gboolean ok;
 
-	OstickPackOptions options = {opt_part_encoding ?: OSTICK_ENCODING_ZSTD, opt_zstd_level};
+	OstickPackOptions options = {
+		opt_part_encoding ?: OSTICK_ENCODING_ZSTD, opt_zstd_level, branch_choice()};
 	OstickCliSpinner *spinner = ostick_cli_spinner_start(OSTICK_STAGE_ENCODE);
 
 	ok = ostick_pack_describe_delta(

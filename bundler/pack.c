@@ -49,7 +49,7 @@ hash_file(const char *path, guint64 *out_size, char out_sha256[OSTICK_SHA256_HEX
 static char *
 part_path(const char *dir, guint index, const char *encoding)
 {
-	gboolean zstd = g_str_equal(encoding, OSTICK_ENCODING_ZSTD);
+	gboolean zstd = ostick_encoding_is_zstd(encoding, NULL);
 
 	return g_strdup_printf("%s/%u%s", dir, index, zstd ? ".zst" : "");
 }
@@ -58,7 +58,9 @@ typedef struct {
 	char *xz_path;
 	char *zst_path;
 	int level;
+	OstickBranchChoice branches;
 	guint64 size_hint;
+	gboolean x86;
 	guint64 payload_size;
 	GCancellable *cancellable;
 	GError *error;
@@ -72,7 +74,7 @@ encode_job_run(gpointer data, gpointer user_data)
 	/* One worker per part, parts in parallel: zstd splits a frame into jobs of several
 	 * windows, so threads within one part of this size would mostly wait. */
 	if (ostick_encode_part_zstd(job->xz_path, job->zst_path, job->level, 1, job->size_hint,
-		    &job->payload_size, job->cancellable, &job->error))
+		    job->branches, &job->x86, &job->payload_size, job->cancellable, &job->error))
 		(void)unlink(job->xz_path); /* the build needs one copy of each part */
 }
 
@@ -84,7 +86,8 @@ encode_job_clear(EncodeJob *job)
 	g_clear_error(&job->error);
 }
 
-/* zstd: every part N (libostree's xz) becomes N.zst, as many at a time as there are cores. */
+/* zstd: every part N (libostree's xz) becomes N.zst, as many at a time as there are cores;
+ * `zstd-x86` where the x86 branch conversion was used. */
 static gboolean
 encode_parts(const char *dir, const OstickPackOptions *options, OstickManifest *manifest,
 	GCancellable *cancellable, GError **error)
@@ -97,7 +100,8 @@ encode_parts(const char *dir, const OstickPackOptions *options, OstickManifest *
 	for (guint i = 0; i < manifest->n_parts; i++) {
 		jobs[i] = (EncodeJob){part_path(dir, i, OSTICK_ENCODING_OSTREE_XZ),
 			part_path(dir, i, OSTICK_ENCODING_ZSTD), options->zstd_level,
-			manifest->parts[i].decoded_size, 0, cancellable, NULL};
+			options->branches, manifest->parts[i].decoded_size, FALSE, 0, cancellable,
+			NULL};
 		g_thread_pool_push(pool, &jobs[i], NULL);
 	}
 	g_thread_pool_free(pool, FALSE, TRUE);
@@ -110,6 +114,9 @@ encode_parts(const char *dir, const OstickPackOptions *options, OstickManifest *
 			ok = FALSE;
 		}
 		if (ok) {
+			g_free(member->encoding);
+			member->encoding = g_strdup(
+				jobs[i].x86 ? OSTICK_ENCODING_ZSTD_X86 : OSTICK_ENCODING_ZSTD);
 			member->payload_size = jobs[i].payload_size;
 			ok = hash_file(jobs[i].zst_path, &member->size, member->sha256, cancellable,
 				error);

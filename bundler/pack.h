@@ -1,6 +1,7 @@
 /* pack.h: turn a generated delta directory into a signed bundle file. */
 #pragma once
 
+#include "encode.h"
 #include "ostick-manifest.h"
 #include "ostick-progress.h"
 
@@ -11,6 +12,7 @@ G_BEGIN_DECLS
 typedef struct {
 	const char *encoding; /* of the parts: OSTICK_ENCODING_ZSTD or OSTICK_ENCODING_OSTREE_XZ */
 	int zstd_level;
+	OstickBranchChoice branches; /* zstd only */
 } OstickPackOptions;
 
 /* Reads the delta in @dir (superblock + parts, as libostree wrote them), sets the superblock's

@@ -278,6 +278,20 @@ check_exit 0 "the zstd delta again: exit 0" "$BUNDLE" create --repo "$R" --ref "
 	--compatible "$COMPAT" --key "$KEY" --from "$V1" -o "$T/delta-zstd-again.ostick"
 check "... byte-identical (cmp): multi-threaded zstd is reproducible too" \
 	cmp "$ZD" "$T/delta-zstd-again.ostick"
+# --branch-filter x86 forces zstd-x86 (FORMAT.md §5.8) where the trial found nothing to gain
+# (this tree has no code): the same payloads, converted, so each frame holds other bytes.
+ZX=$T/delta-zstd-x86.ostick
+check_exit 0 "the delta with --branch-filter x86: exit 0" "$BUNDLE" create --repo "$R" \
+	--ref "$REF" --compatible "$COMPAT" --key "$KEY" --from "$V1" --branch-filter x86 -o "$ZX"
+inspect_json "$ZX" "$T/zstd-x86.json"
+json_check "... the parts are zstd-x86, with the zstd parts' payload sizes" "$T/zstd-x86.json" \
+	"[(m['encoding'], m['payload_size']) for m in d['members'][1:]] ==
+	[('zstd-x86', m['payload_size'])
+	 for m in __import__('json').load(open('$T/zstd.json'))['members'][1:]]"
+check "... the first part's frame content differs from the zstd part's (stock zstd)" \
+	bash -c '! cmp -s <(tar -xOf "$1" delta/0 | zstd -dcq) <(tar -xOf "$2" delta/0 | zstd -dcq)' \
+	_ "$ZX" "$ZD"
+check "... it verifies" "$BUNDLE" verify --keyring "$T/keyring-ed" "$ZX"
 
 # ---- the output appears only when complete
 OUT=$T/out-fail

@@ -83,6 +83,11 @@ fails 2 "^ostick-bundle create: --part-encoding: 'gzip' is not zstd or ostree-xz
 	"--part-encoding gzip" create "${FULL_ARGS[@]}" --part-encoding gzip
 fails 2 "^ostick-bundle create: --zstd-level: 23 is not in 1\.\.22$" "--zstd-level 23" \
 	create "${FULL_ARGS[@]}" --zstd-level 23
+fails 2 "^ostick-bundle create: --branch-filter: 'arm' is not auto, x86 or none$" \
+	"--branch-filter arm" create "${FULL_ARGS[@]}" --branch-filter arm
+fails 2 "^ostick-bundle create: --branch-filter x86 needs zstd parts$" \
+	"--branch-filter x86 with ostree-xz parts" create "${FULL_ARGS[@]}" --branch-filter x86 \
+	--part-encoding ostree-xz
 fails 2 "^ostick-bundle create: --ref 'bad ref' is not a valid ref name$" "--ref with a space" \
 	create --repo "$R" --ref "bad ref" --compatible acme-board --key "$KEY" -o "$O"
 fails 2 "^ostick-bundle create: compatible: missing or empty$" "an empty --compatible" \

@@ -16,13 +16,18 @@ V1=$(ostree --repo="$B/repo" rev-parse 'demo/stable^')
 V2=$(ostree --repo="$B/repo" rev-parse demo/stable)
 DEPLOY_REL=ostree/deploy/$SAMPLE_OS/deploy
 
-# A 3.0 delta (from 2.0) whose /etc has a default file 1.0 and 2.0 do not have.
+# A 3.0 delta (from 2.0) whose /etc has a default file 1.0 and 2.0 do not have, and which adds
+# this machine's own executables: on x86 the bundler's trial picks `zstd-x86` for their part
+# (FORMAT.md §5.8), and libostree's checksum of every object proves the applier undid it.
 make_rootfs 3.0 "$B/rootfs-3.0"
 echo "new-default=yes" >"$B/rootfs-3.0/etc/ostick-demo/new-in-3.conf"
+mkdir -p "$B/rootfs-3.0/usr/lib/host"
+cp "$(command -v bash)" "$APPLY" "$BUNDLE" "$B/rootfs-3.0/usr/lib/host/"
 "$BUNDLE" create --rootfs "$B/rootfs-3.0" --repo "$B/repo" --ref demo/stable --version 3.0 \
 	--from demo/stable --compatible "$SAMPLE_COMPATIBLE" --key "$KEYS/test-ed25519.key.pem" \
 	-o "$B/v3.ostick" >/dev/null
 V3=$(ostree --repo="$B/repo" rev-parse demo/stable)
+"$BUNDLE" inspect --json "$B/v3.ostick" >"$B/v3.json"
 
 # json_check DESCRIPTION FILE PYTHON-EXPRESSION: FILE is JSON and the expression (over d) is True.
 json_check() {
@@ -239,6 +244,16 @@ check "/etc merge: the local demo.conf is still the local one" \
 	cmp "$TEST_TMP/demo.conf.local" "$D3/etc/ostick-demo/demo.conf"
 check "/etc merge: the local file and deletion still hold" \
 	test -f "$D3/etc/ostick-demo/local.conf" -a ! -e "$D3/etc/hostname"
+case $(uname -m) in
+x86_64 | i?86)
+	json_check "3.0's parts: one at least is zstd-x86 (x86 executables), the others zstd" \
+		"$B/v3.json" "'zstd-x86' in [m['encoding'] for m in d['members'][1:]] and
+		set(m['encoding'] for m in d['members'][1:]) <= {'zstd', 'zstd-x86'}"
+	;;
+*) ok "# SKIP 3.0's parts are zstd-x86 only where the executables are x86 code" ;;
+esac
+check "the executables 3.0 added are deployed byte for byte" \
+	diff -r "$B/rootfs-3.0/usr/lib/host" "$D3/usr/lib/host"
 # 2.0 over 1.0 dropped no deployment, so there was nothing to prune (install.c skips it);
 # 3.0 dropped 1.0, whose commit nothing references any more: pruned.
 check "prune: 1.0's commit object is gone, with its deployment" \
@@ -258,6 +273,12 @@ check_match "... says 2.0 installed over 1.0" \
 	"^installed $SAMPLE_OS 2\.0 \(${V2:0:12}\) over 1\.0" "$TEST_TMP/stdout"
 check_eq "... admin status: 2.0 first, 1.0 second" "$V2.0 $V1.0" "$(deployed "$SR")"
 check "... uEnv.txt bootargs resolves to 2.0" resolves "$SR" "$(uenv_path "$SR" bootargs)" "$V2"
+# 3.0 with every part streamed through a pipe (FORMAT.md §5.7): the other way a zstd-x86 part
+# reaches libostree.
+check_exit 0 "pipe device: install 3.0 with every part streamed: exit 0" \
+	env OSTICK_INLINE_PART_MAX=0 "$APPLY" install $(apply_args "$SR" "$K") "$B/v3.ostick"
+check "... the executables 3.0 added are deployed byte for byte" \
+	diff -r "$B/rootfs-3.0/usr/lib/host" "$SR/$DEPLOY_REL/$V3.0/usr/lib/host"
 
 # ---- device C: 2.0 (full) from --fd 5 on a fresh device, progress on --progress-fd 7
 SR=$TEST_TMP/sysroot-c
