@@ -92,6 +92,26 @@ for n in ("a", "b"):
 tree "$work/big" 1.0
 commit "$repo" vectors/big "$work/big" 1.0
 
+# x86-like code (FORMAT.md §5.8): calls and jumps to a few places, from everywhere, between
+# bytes that never look like an opcode, with far and back-to-back opcodes among them.
+mkdir -p "$work/x86/usr/lib"
+python3 -c '
+import struct, sys
+out = bytearray()
+targets = (0x400, 0x1234, 0x8000, 0x20000)
+for i in range(4000):
+    pos = len(out)
+    if i % 97 == 0:
+        out += bytes((0xE8, 0xE8, 0x10, 0x00, 0x12))     # far: left alone, blocks the next
+    op = 0xE9 if i % 5 == 0 else 0xE8
+    rel = (targets[i % 4] - (len(out) + 5)) & 0xFFFFFFFF
+    out += bytes((op,)) + struct.pack("<I", rel)
+    out += bytes((0x48, 0x89, 0xC7, 0x90, 0x31, 0xC0)[: 1 + i % 6])
+open(sys.argv[1] + "/code.bin", "wb").write(out)
+' "$work/x86/usr/lib"
+tree "$work/x86" 1.0
+commit "$repo" vectors/x86 "$work/x86" 1.0
+
 ed=$keys/test-ed25519.key.pem
 mk 001-scratch test-ed25519.pub.pem --repo "$repo" --ref vectors/stable --to "$v1" --key "$ed"
 mk 002-delta test-ed25519.pub.pem --repo "$repo" --ref vectors/stable --from "$v1" --key "$ed"
@@ -106,6 +126,11 @@ mk 007-zstd-scratch test-ed25519.pub.pem --repo "$repo" --ref vectors/stable --t
 	--key "$ed" --part-encoding zstd
 mk 008-zstd-delta test-ed25519.pub.pem --repo "$repo" --ref vectors/stable --from "$v1" \
 	--key "$ed" --part-encoding zstd
+# The same x86 tree with and without the branch conversion: the payloads must agree.
+mk 009-zstd-x86 test-ed25519.pub.pem --repo "$repo" --ref vectors/x86 --key "$ed" \
+	--part-encoding zstd --branch-filter x86
+mk 010-zstd-x86-tree-unconverted test-ed25519.pub.pem --repo "$repo" --ref vectors/x86 \
+	--key "$ed" --part-encoding zstd --branch-filter none
 
 committed=$spec/vectors/valid/004-p256.ostick
 if [ -f "$committed" ] && cmp -s "$committed" "$out/valid/004-p256.ostick" 2>/dev/null; then

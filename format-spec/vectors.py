@@ -91,6 +91,26 @@ def zstd(args, data):
                           capture_output=True).stdout
 
 
+def x86_branches(data, encode):
+    """FORMAT.md §5.8, written from the text alone: the reference for ostick's C code."""
+    buf = bytearray(data)
+    i, last = 0, None
+    while i + 5 <= len(buf):
+        if buf[i] not in (0xE8, 0xE9):
+            i += 1
+        elif (last is None or i - last > 3) and buf[i + 4] in (0x00, 0xFF):
+            value = struct.unpack_from("<I", buf, i + 1)[0]
+            value = (value + (i + 5) if encode else value - (i + 5)) & 0x01FFFFFF
+            if value & 0x01000000:
+                value |= 0xFF000000
+            struct.pack_into("<I", buf, i + 1, value)
+            i += 5
+        else:
+            last = i
+            i += 1
+    return bytes(buf)
+
+
 def sigblock(records, version=1):
     """records: (algorithm, key_id, value[, reserved])."""
     out = SIG_MAGIC + struct.pack("<II", version, len(records))
@@ -194,6 +214,7 @@ class Deriver:
         self.derive_container()
         self.derive_manifest()
         self.derive_zstd()
+        self.derive_zstd_x86()
 
 
     def derive_valid(self):
@@ -374,6 +395,33 @@ class Deriver:
         bad("165-zstd-no-payload-size.ostick", "FORMAT", 4, "payload-size",
             self.zstd, lambda t: "\n".join(l for l in t.split("\n")
                                             if not l.startswith("payload-size=")))
+
+    def derive_zstd_x86(self):
+        """zstd-x86 (§5.8): check ostick's conversion against x86_branches(), both ways, on the
+        x86 tree's vectors 009 (converted) and 010 (not), and derive the invalid ones."""
+        valid = os.path.join(self.outdir, "valid")
+        x86 = members(os.path.join(valid, "009-zstd-x86.ostick"))
+        plain = dict(members(os.path.join(valid, "010-zstd-x86-tree-unconverted.ostick")))
+        manifest = dict(x86)["ostick.manifest"].decode()
+        assert "encoding=zstd-x86" in manifest, manifest
+        for name, data in x86:
+            if not name.startswith("delta/") or name == "delta/superblock":
+                continue
+            converted = zstd(["-dc"], data)
+            payload = zstd(["-dc"], plain[name])
+            assert converted != payload, name + ": the conversion changed nothing"
+            assert x86_branches(converted, encode=False) == payload, name
+            assert x86_branches(payload, encode=True) == converted, name
+
+        def bad(name, error, exit_code, message, edit):
+            write_tar(self.invalid(name, error, exit_code, message),
+                      resign(x86, self.key, edit))
+
+        bad("166-zstd-x86-no-payload-size.ostick", "FORMAT", 4, "payload-size",
+            lambda t: "\n".join(l for l in t.split("\n") if not l.startswith("payload-size=")))
+        size = len(zstd(["-dc"], dict(x86)["delta/0"]))
+        bad("167-zstd-x86-payload-size-short.ostick", "CORRUPT", 4, "more than its payload-size",
+            lambda t: manifest_set(t, "part.0", "payload-size", str(size - 1)))
 
     def manifest_value(self, key):
         for line in dict(self.base)["ostick.manifest"].decode().split("\n"):
