@@ -1,4 +1,4 @@
-/* ostick-zstd.c: zstd frames for the `zstd` part encoding. */
+/* ostick-zstd.c: zstd frames for the `zstd` and `zstd-x86` part encodings. */
 #include "ostick-zstd.h"
 
 #include "ostick-branch.h"

@@ -1,5 +1,6 @@
 /* ostick-zstd.h: the `zstd` part encoding (FORMAT.md §5.5): one zstd frame holding a part's
- * payload, written by the bundler and decoded by the applier with bounded memory and output.
+ * payload, written by the bundler and decoded by the applier with bounded memory and output;
+ * with the x86 branch conversion undone on the way for `zstd-x86` (§5.8).
  */
 #pragma once
 
