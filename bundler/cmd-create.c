@@ -36,6 +36,7 @@ static gboolean opt_no_bsdiff;
 static char *opt_part_encoding;
 static int opt_zstd_level = OSTICK_DEFAULT_ZSTD_LEVEL;
 static char *opt_branch_filter;
+static OstickBranchChoice branches = OSTICK_BRANCHES_AUTO; /* --branch-filter, parsed */
 
 static GOptionEntry entries[] = {
 	{"repo", 0, 0, G_OPTION_ARG_FILENAME, &opt_repo,
@@ -78,6 +79,20 @@ static GOptionEntry entries[] = {
 	{NULL}};
 
 static gboolean
+parse_branch_filter(const char *value, OstickBranchChoice *out_choice)
+{
+	if (value == NULL || g_str_equal(value, "auto"))
+		*out_choice = OSTICK_BRANCHES_AUTO;
+	else if (g_str_equal(value, "x86"))
+		*out_choice = OSTICK_BRANCHES_X86;
+	else if (g_str_equal(value, "none"))
+		*out_choice = OSTICK_BRANCHES_NONE;
+	else
+		return FALSE;
+	return TRUE;
+}
+
+static gboolean
 check_options(GError **error)
 {
 	if (opt_ref == NULL)
@@ -106,12 +121,11 @@ check_options(GError **error)
 		!g_str_equal(opt_part_encoding, OSTICK_ENCODING_OSTREE_XZ))
 		return ostick_throw_usage(
 			error, "--part-encoding: '%s' is not zstd or ostree-xz", opt_part_encoding);
-	if (opt_branch_filter != NULL && !g_str_equal(opt_branch_filter, "auto") &&
-		!g_str_equal(opt_branch_filter, "x86") && !g_str_equal(opt_branch_filter, "none"))
+	if (!parse_branch_filter(opt_branch_filter, &branches))
 		return ostick_throw_usage(
 			error, "--branch-filter: '%s' is not auto, x86 or none", opt_branch_filter);
-	if (opt_branch_filter != NULL && g_str_equal(opt_branch_filter, "x86") &&
-		opt_part_encoding != NULL && !g_str_equal(opt_part_encoding, OSTICK_ENCODING_ZSTD))
+	if (branches == OSTICK_BRANCHES_X86 && opt_part_encoding != NULL &&
+		!g_str_equal(opt_part_encoding, OSTICK_ENCODING_ZSTD))
 		return ostick_throw_usage(error, "--branch-filter x86 needs zstd parts");
 	if (opt_zstd_level < 1 || opt_zstd_level > 22)
 		return ostick_throw_usage(
@@ -299,14 +313,6 @@ generate(OstreeRepo *repo, const OstickManifest *m, const char *delta_dir,
 	return ok;
 }
 
-static OstickBranchChoice
-branch_choice(void)
-{
-	if (opt_branch_filter == NULL || g_str_equal(opt_branch_filter, "auto"))
-		return OSTICK_BRANCHES_AUTO;
-	return g_str_equal(opt_branch_filter, "x86") ? OSTICK_BRANCHES_X86 : OSTICK_BRANCHES_NONE;
-}
-
 static gboolean
 pack(OstreeRepo *repo, OstickManifest *m, GPtrArray *keys, guint64 created, const char *delta_dir,
 	GCancellable *cancellable, GError **error)
@@ -317,7 +323,7 @@ pack(OstreeRepo *repo, OstickManifest *m, GPtrArray *keys, guint64 created, cons
 	gboolean ok;
 
 	OstickPackOptions options = {
-		opt_part_encoding ?: OSTICK_ENCODING_ZSTD, opt_zstd_level, branch_choice()};
+		opt_part_encoding ?: OSTICK_ENCODING_ZSTD, opt_zstd_level, branches};
 	OstickCliSpinner *spinner = ostick_cli_spinner_start(OSTICK_STAGE_ENCODE);
 
 	ok = ostick_pack_describe_delta(

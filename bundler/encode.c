@@ -23,12 +23,6 @@ write_to_zstd(const guint8 *data, gsize len, gpointer user_data, GError **error)
 	return ostick_zstd_writer_write(user_data, data, len, error);
 }
 
-static gboolean
-write_to_branches(const guint8 *data, gsize len, gpointer user_data, GError **error)
-{
-	return ostick_branch_stream_write(user_data, data, len, error);
-}
-
 /* Decodes @xz_path's payload and hands it to @sink. */
 static gboolean
 decode_xz_part(const char *xz_path, OstickChunkFunc sink, gpointer user_data,
@@ -109,7 +103,7 @@ ostick_encode_part_zstd(const char *xz_path, const char *zst_path, int level, gu
 		return FALSE;
 	if (x86)
 		converted = ostick_branch_stream_new(TRUE, write_to_zstd, writer);
-	if (!decode_xz_part(xz_path, x86 ? write_to_branches : write_to_zstd,
+	if (!decode_xz_part(xz_path, x86 ? ostick_branch_stream_sink : write_to_zstd,
 		    x86 ? (gpointer)converted : (gpointer)writer, cancellable, error) ||
 		(x86 && !ostick_branch_stream_finish(converted, error)))
 		return FALSE;

@@ -49,7 +49,7 @@ hash_file(const char *path, guint64 *out_size, char out_sha256[OSTICK_SHA256_HEX
 static char *
 part_path(const char *dir, guint index, const char *encoding)
 {
-	gboolean zstd = ostick_encoding_is_zstd(encoding, NULL);
+	gboolean zstd = ostick_encoding_is_zstd(encoding);
 
 	return g_strdup_printf("%s/%u%s", dir, index, zstd ? ".zst" : "");
 }

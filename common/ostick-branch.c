@@ -120,6 +120,12 @@ ostick_branch_stream_write(
 }
 
 gboolean
+ostick_branch_stream_sink(const guint8 *data, gsize len, gpointer user_data, GError **error)
+{
+	return ostick_branch_stream_write(user_data, data, len, error);
+}
+
+gboolean
 ostick_branch_stream_finish(OstickBranchStream *stream, GError **error)
 {
 	return convert_held(stream, TRUE, error);

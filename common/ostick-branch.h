@@ -38,6 +38,9 @@ OstickBranchStream *ostick_branch_stream_new(
 /* Converts @data and hands on everything that is final; an error from the sink stops it. */
 gboolean ostick_branch_stream_write(
 	OstickBranchStream *stream, const guint8 *data, gsize len, GError **error);
+/* ostick_branch_stream_write() as an OstickChunkFunc, @user_data being the stream. */
+gboolean ostick_branch_stream_sink(
+	const guint8 *data, gsize len, gpointer user_data, GError **error);
 /* The end of the stream: hands on the undecided rest. */
 gboolean ostick_branch_stream_finish(OstickBranchStream *stream, GError **error);
 void ostick_branch_stream_free(OstickBranchStream *stream);

@@ -514,7 +514,7 @@ ostick_bundle_reader_check_part(OstickBundleReader *reader, guint index, OstickC
 	if (lseek(member_fd, 0, SEEK_SET) < 0)
 		return ostick_throw_errno(error, "staging part %u", index);
 	/* The branch conversion of `zstd-x86` cannot fail, so the frame alone is checked. */
-	if (!(ostick_encoding_is_zstd(part->encoding, NULL)
+	if (!(ostick_encoding_is_zstd(part->encoding)
 			    ? ostick_zstd_decode_fd(member_fd, null_fd, part->payload_size, FALSE,
 				      TRUE, reader->cancellable, error)
 			    : decode_xz_to_nothing(reader, index, member_fd, error)))

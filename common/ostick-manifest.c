@@ -139,12 +139,12 @@ check_member(const char *name, const OstickMember *member, guint64 max_size,
 	if (member->decoded_size > OSTICK_PART_MAX_SIZE)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT, "%s: decoded-size too large", name);
 	/* The decoder's output is bounded by this signed number (FORMAT.md §5.5). */
-	if (ostick_encoding_is_zstd(member->encoding, NULL) &&
+	if (ostick_encoding_is_zstd(member->encoding) &&
 		(member->payload_size == 0 || member->payload_size > OSTICK_PART_MAX_SIZE))
 		return ostick_throw(error, OSTICK_ERROR_FORMAT,
 			"%s: payload-size %" G_GUINT64_FORMAT " outside 1..%" G_GUINT64_FORMAT,
 			name, member->payload_size, OSTICK_PART_MAX_SIZE);
-	if (!ostick_encoding_is_zstd(member->encoding, NULL) && member->payload_size != 0)
+	if (!ostick_encoding_is_zstd(member->encoding) && member->payload_size != 0)
 		return ostick_throw(error, OSTICK_ERROR_FORMAT,
 			"%s: payload-size is only for zstd parts", name);
 	return TRUE;
@@ -553,11 +553,14 @@ ostick_manifest_add_json(const OstickManifest *m, JsonBuilder *builder)
 }
 
 gboolean
-ostick_encoding_is_zstd(const char *encoding, gboolean *out_x86_branches)
+ostick_encoding_has_x86_branches(const char *encoding)
 {
-	gboolean x86 = g_strcmp0(encoding, OSTICK_ENCODING_ZSTD_X86) == 0;
+	return g_strcmp0(encoding, OSTICK_ENCODING_ZSTD_X86) == 0;
+}
 
-	if (out_x86_branches != NULL)
-		*out_x86_branches = x86;
-	return x86 || g_strcmp0(encoding, OSTICK_ENCODING_ZSTD) == 0;
+gboolean
+ostick_encoding_is_zstd(const char *encoding)
+{
+	return g_strcmp0(encoding, OSTICK_ENCODING_ZSTD) == 0 ||
+	       ostick_encoding_has_x86_branches(encoding);
 }

@@ -68,8 +68,10 @@ void ostick_manifest_add_json(const OstickManifest *manifest, JsonBuilder *build
 /* The tar member name of part @index ("delta/<index>"). (transfer full) */
 char *ostick_part_member_name(guint index);
 
-/* Whether @encoding (a [part.N] encoding) is one zstd frame: `zstd` or `zstd-x86`.
- * @out_x86_branches (optional) says whether it is the latter (FORMAT.md §5.8). */
-gboolean ostick_encoding_is_zstd(const char *encoding, gboolean *out_x86_branches);
+/* Whether @encoding (a [part.N] encoding) is one zstd frame: `zstd` or `zstd-x86`. */
+gboolean ostick_encoding_is_zstd(const char *encoding);
+/* Whether it is `zstd-x86`, whose frame holds the payload after the x86 branch conversion
+ * (FORMAT.md §5.8). */
+gboolean ostick_encoding_has_x86_branches(const char *encoding);
 
 G_END_DECLS

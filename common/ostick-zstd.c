@@ -198,12 +198,6 @@ decode_buffer(Decoder *d, ZSTD_inBuffer *in, size_t *out_left, GError **error)
 	} while (TRUE);
 }
 
-static gboolean
-write_to_branch_stream(const guint8 *data, gsize len, gpointer user_data, GError **error)
-{
-	return ostick_branch_stream_write(user_data, data, len, error);
-}
-
 gboolean
 ostick_zstd_decode(int in_fd, guint64 expected_size, gboolean x86_branches, gboolean release_input,
 	OstickChunkFunc sink, gpointer user_data, GCancellable *cancellable, GError **error)
@@ -215,7 +209,7 @@ ostick_zstd_decode(int in_fd, guint64 expected_size, gboolean x86_branches, gboo
 	g_autofree guint8 *out_buf = g_malloc(ZSTD_DStreamOutSize());
 	g_autoptr(OstickBranchStream) branches =
 		x86_branches ? ostick_branch_stream_new(FALSE, sink, user_data) : NULL;
-	Decoder d = {dctx, branches ? write_to_branch_stream : sink, branches ?: user_data,
+	Decoder d = {dctx, branches ? ostick_branch_stream_sink : sink, branches ?: user_data,
 		expected_size, 0, out_buf, ZSTD_DStreamOutSize()};
 	size_t left = 1;
 	guint64 released = 0;

@@ -148,8 +148,7 @@ inline_payload_max(void)
 static gboolean
 is_streamed(const OstickMember *part)
 {
-	return ostick_encoding_is_zstd(part->encoding, NULL) &&
-	       part->payload_size > inline_payload_max();
+	return ostick_encoding_is_zstd(part->encoding) && part->payload_size > inline_payload_max();
 }
 
 /* The file a part decoded by ostick waits in for libostree: in memory (a memfd) if it is at
@@ -312,16 +311,15 @@ stream_part(int member_fd, const OstickMember *part, gboolean release_member, St
 {
 	g_autoptr(OstickXzStoredWriter) xz = NULL;
 	guint64 xz_size = 0;
-	gboolean x86_branches = FALSE;
 
-	(void)ostick_encoding_is_zstd(part->encoding, &x86_branches);
 	if (lseek(member_fd, 0, SEEK_SET) < 0)
 		return ostick_throw_errno(error, "rewinding the staged part");
 	if (!stream_out(OSTICK_DELTA_PART_XZ, 1, out, error))
 		return FALSE;
 	xz = ostick_xz_stored_writer_new(stream_out, out, error);
 	if (xz == NULL ||
-		!ostick_zstd_decode(member_fd, part->payload_size, x86_branches, release_member,
+		!ostick_zstd_decode(member_fd, part->payload_size,
+			ostick_encoding_has_x86_branches(part->encoding), release_member,
 			stream_into_xz, xz, cancellable, error) ||
 		!ostick_xz_stored_writer_finish(xz, &xz_size, error))
 		return FALSE;
@@ -402,16 +400,15 @@ apply_zstd_inline(OstreeRepo *repo, int tmp_dfd, const OstickSuperblock *sb, gui
 	g_auto(OstickFd) fd = open_decoded_staging(tmp_dfd, part->payload_size, &on_disk, error);
 	g_autoptr(GBytes) prefix = NULL;
 	g_autoptr(GBytes) suffix = NULL;
-	gboolean x86_branches = FALSE;
 
 	if (fd < 0)
 		return FALSE;
-	(void)ostick_encoding_is_zstd(part->encoding, &x86_branches);
 	ostick_superblock_layout_single_part(sb, index, 1 + part->payload_size, &prefix, &suffix);
 	if (!write_bytes(fd, prefix, error) ||
 		!ostick_write_all(fd, OSTICK_DELTA_PART_UNCOMPRESSED, 1, error) ||
-		!ostick_zstd_decode_fd(member_fd, fd, part->payload_size, x86_branches, TRUE,
-			sink->cancellable, error) ||
+		!ostick_zstd_decode_fd(member_fd, fd, part->payload_size,
+			ostick_encoding_has_x86_branches(part->encoding), TRUE, sink->cancellable,
+			error) ||
 		!write_bytes(fd, suffix, error))
 		return g_prefix_error(error, "part %u: ", index), classify_error(error);
 	note_inline_staging(sink, fd, on_disk, member_fd);
@@ -450,8 +447,8 @@ apply_zstd_streamed(OstreeRepo *repo, int tmp_dfd, const OstickSuperblock *sb, g
 	return execute_streamed(repo, sb_fd, &read_fd, &feeder, index, sink->cancellable, error);
 }
 
-/* zstd and zstd-x86 (FORMAT.md §5.5, §5.8): no decoder may see a byte before its hash matched, so the member is
- * staged on its own first, then decoded (at most its signed payload-size). */
+/* zstd and zstd-x86 (FORMAT.md §5.5, §5.8): no decoder may see a byte before its hash matched,
+ * so the member is staged on its own first, then decoded (at most its signed payload-size). */
 static gboolean
 apply_zstd_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader,
 	const OstickSuperblock *sb, guint index, PartSink *sink, GError **error)
@@ -489,7 +486,7 @@ apply_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader, const Osti
 	const OstickMember *part = &ostick_bundle_reader_get_manifest(reader)->parts[index];
 
 	sink->state.parts_done = index;
-	if (ostick_encoding_is_zstd(part->encoding, NULL))
+	if (ostick_encoding_is_zstd(part->encoding))
 		return apply_zstd_part(repo, tmp_dfd, reader, sb, index, sink, error);
 	return apply_xz_part(repo, tmp_dfd, reader, sb, index, sink, error);
 }
