@@ -1,9 +1,10 @@
 /* ostick-cleanup.h: the only place defining g_auto cleanups for foreign types
- * (OpenSSL, libarchive, zstd, libudev, plain file descriptors). GLib 2.74 has no g_autofd. */
+ * (OpenSSL, libarchive, zstd, libudev, directory streams, plain file descriptors). GLib 2.74 has no g_autofd. */
 #pragma once
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <errno.h>
 #include <glib.h>
 #include <libudev.h>
@@ -36,6 +37,9 @@ typedef struct udev_monitor OstickUdevMonitor;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OstickUdevMonitor, udev_monitor_unref)
 typedef struct udev_enumerate OstickUdevEnumerate;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OstickUdevEnumerate, udev_enumerate_unref)
+
+typedef DIR OstickDir;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OstickDir, closedir)
 
 /* A file descriptor closed at scope exit: g_auto(OstickFd) fd = open(..., O_CLOEXEC); */
 typedef int OstickFd;

@@ -9,6 +9,7 @@
 #include "apply.h"
 
 #include "policy.h"
+#include "staging.h"
 
 #include "ostick-cleanup.h"
 #include "ostick-error.h"
@@ -540,69 +541,6 @@ apply_all(OstreeRepo *repo, OstickBundleReader *reader, const OstickSuperblock *
 	return TRUE;
 }
 
-static char *
-repo_tmp_path(OstreeRepo *repo)
-{
-	g_autofree char *repo_path = g_file_get_path(ostree_repo_get_path(repo));
-
-	return g_build_filename(repo_path, "tmp", NULL);
-}
-
-/* The names of the transaction staging directories (tmp/staging-*) there are now. */
-static GHashTable *
-list_staging(OstreeRepo *repo)
-{
-	g_autofree char *tmp_path = repo_tmp_path(repo);
-	g_autoptr(GDir) dir = g_dir_open(tmp_path, 0, NULL);
-	GHashTable *names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	const char *name;
-
-	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-		if (g_str_has_prefix(name, "staging-") && !g_str_has_suffix(name, "-lock"))
-			g_hash_table_add(names, g_strdup(name));
-	}
-	return names;
-}
-
-/* libglnx's lock on a staging directory: an OFD write lock on <dir>-lock (flock() would not
- * exclude it). */
-static gboolean
-try_lock_staging(const char *lock_path, int *out_fd)
-{
-	struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-	g_auto(OstickFd) fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-
-	if (fd < 0 || fcntl(fd, F_OFD_SETLK, &lock) < 0)
-		return FALSE;
-	*out_fd = ostick_steal_fd(&fd);
-	return TRUE;
-}
-
-/* libostree keeps an aborted transaction's staging directory for the next pull of this boot
- * to resume. A failed install must leave nothing staged: remove the staging directories that
- * appeared since @before, under libostree's own lock. One that another process holds, or that
- * was there before (and may be theirs), stays. */
-static void
-remove_new_staging(OstreeRepo *repo, GHashTable *before)
-{
-	g_autofree char *tmp_path = repo_tmp_path(repo);
-	g_autoptr(GHashTable) now = list_staging(repo);
-	GHashTableIter iter;
-	const char *name;
-
-	g_hash_table_iter_init(&iter, now);
-	while (g_hash_table_iter_next(&iter, (gpointer *)&name, NULL)) {
-		g_autofree char *path = g_build_filename(tmp_path, name, NULL);
-		g_autofree char *lock_path = g_strconcat(path, "-lock", NULL);
-		g_auto(OstickFd) lock_fd = -1;
-
-		if (g_hash_table_contains(before, name) || !try_lock_staging(lock_path, &lock_fd))
-			continue;
-		(void)ostick_rm_rf(path, NULL);
-		(void)unlink(lock_path);
-	}
-}
-
 /* The largest payload of the parts that will be streamed. */
 static guint64
 largest_streamed_payload(const OstickManifest *manifest)
@@ -648,6 +586,34 @@ point_tmpdir(OstreeRepo *repo, const OstickManifest *manifest)
 	return in_memory;
 }
 
+/* Whether the transaction's commit moved the ref after all (it fails only after the refs are
+ * written, in its last steps): then the new objects are the ref's and must stay. */
+static gboolean
+ref_moved(OstreeRepo *repo, const OstickApplyOptions *options, const char *ref, const char *target)
+{
+	g_autofree char *now = NULL;
+
+	if (!options->set_ref)
+		return FALSE;
+	return !ostree_repo_resolve_rev(repo, ref, TRUE, &now, NULL) || g_strcmp0(now, target) == 0;
+}
+
+/* Commits the transaction, first listing the objects it adds (into @options->added_objects).
+ * A commit cut short (a full disk) has renamed some of them into objects/: those go again. */
+static gboolean
+commit(OstreeRepo *repo, const OstickManifest *manifest, GHashTable *staging_before,
+	OstickApplyOptions *options, GCancellable *cancellable, GError **error)
+{
+	options->added_objects = ostick_added_objects_take(repo, staging_before);
+	if (ostree_repo_commit_transaction(repo, NULL, cancellable, error))
+		return TRUE;
+	if (options->added_objects != NULL &&
+		!ref_moved(repo, options, manifest->ref, manifest->target))
+		ostick_added_objects_remove(repo, options->added_objects);
+	g_clear_pointer(&options->added_objects, ostick_added_objects_free);
+	return FALSE;
+}
+
 gboolean
 ostick_apply_delta(OstreeRepo *repo, OstickBundleReader *reader, const OstickSuperblock *superblock,
 	OstickApplyOptions *options, GCancellable *cancellable, GError **error)
@@ -655,17 +621,18 @@ ostick_apply_delta(OstreeRepo *repo, OstickBundleReader *reader, const OstickSup
 	const OstickManifest *manifest = ostick_bundle_reader_get_manifest(reader);
 	const char *target = manifest->target;
 
-	g_autoptr(GHashTable) staging_before = list_staging(repo);
+	g_autoptr(GHashTable) staging_before = ostick_staging_list(repo);
 	gboolean streamed_in_memory = point_tmpdir(repo, manifest);
 
+	options->added_objects = NULL;
 	if (!ostree_repo_prepare_transaction(repo, NULL, cancellable, error))
 		return FALSE;
 	if (!ostree_repo_mark_commit_partial(repo, target, TRUE, error) ||
 		!apply_all(repo, reader, superblock, streamed_in_memory, options, cancellable,
 			error) ||
-		!ostree_repo_commit_transaction(repo, NULL, cancellable, error)) {
+		!commit(repo, manifest, staging_before, options, cancellable, error)) {
 		(void)ostree_repo_abort_transaction(repo, NULL, NULL);
-		remove_new_staging(repo, staging_before);
+		ostick_staging_remove_new(repo, staging_before);
 		(void)ostree_repo_mark_commit_partial(repo, target, FALSE, NULL);
 		return FALSE;
 	}

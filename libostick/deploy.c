@@ -393,12 +393,14 @@ ostick_device_cleanup(
 	return TRUE;
 }
 
-void
+gboolean
 ostick_device_discard_failed_deploy(OstickDevice *device)
 {
 	/* Reload from disk: the boot configuration on disk, not what the failed call had built,
 	 * says which deployments are live. prepare_cleanup removes every checkout and boot file
 	 * it does not reference, without pruning the repo. */
-	if (ostree_sysroot_load(device->sysroot, NULL, NULL))
-		(void)ostree_sysroot_prepare_cleanup(device->sysroot, NULL, NULL);
+	if (!ostree_sysroot_load(device->sysroot, NULL, NULL))
+		return FALSE;
+	(void)ostree_sysroot_prepare_cleanup(device->sysroot, NULL, NULL);
+	return TRUE;
 }

@@ -84,7 +84,8 @@ gboolean ostick_device_cleanup(
 	OstickDevice *device, GHashTable *roots_before, const char *ref_commit, GError **error);
 
 /* After ostick_device_deploy() failed: removes the deployment checkout and boot files it may
- * have left, so that the sysroot is as the bootloader configuration on disk says. Best effort. */
-void ostick_device_discard_failed_deploy(OstickDevice *device);
+ * have left, so that the sysroot is as the bootloader configuration on disk says. Best effort;
+ * returns whether the sysroot was reloaded from disk (then its deployments are the live ones). */
+gboolean ostick_device_discard_failed_deploy(OstickDevice *device);
 
 G_END_DECLS

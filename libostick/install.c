@@ -8,6 +8,8 @@
 #include "policy.h"
 #include "state.h"
 
+#include <string.h>
+
 /* reboot_pending took one reserved pointer's space: the public struct keeps its size (ABI). */
 typedef struct {
 	OstickOutcome outcome;
@@ -153,46 +155,96 @@ read_to_end(Run *run, GError **error)
 	return ostick_bundle_reader_finish(run->reader, error);
 }
 
-/* The ref moved inside the transaction; a failed deploy must not leave it moved. */
 static void
-restore_ref(OstreeRepo *repo, const char *ref, const char *old_commit)
+add_warning(Run *run, const char *message)
 {
-	(void)ostree_repo_set_ref_immediate(repo, NULL, ref, old_commit, NULL, NULL);
+	char *joined = run->result->warning == NULL
+			       ? g_strdup(message)
+			       : g_strconcat(run->result->warning, "; ", message, NULL);
+
+	g_free(run->result->warning);
+	run->result->warning = joined;
+}
+
+/* The ref moves once the deployment is live, so that no failure before leaves it moved. A
+ * failure to move it then (a disk full to the last block) does not undo a live deployment:
+ * the next install, or a retry of this one, moves it. */
+static void
+move_ref(Run *run, const OstickManifest *m)
+{
+	g_autofree char *now = NULL;
+	g_autoptr(GError) local_error = NULL;
+	g_autofree char *message = NULL;
+
+	if (ostree_repo_resolve_rev(run->device->repo, m->ref, TRUE, &now, NULL) &&
+		g_strcmp0(now, m->target) == 0)
+		return;
+	if (ostree_repo_set_ref_immediate(
+		    run->device->repo, NULL, m->ref, m->target, run->cancellable, &local_error))
+		return;
+	message = g_strdup_printf(
+		"the ref %s was not moved to %.12s: %s", m->ref, m->target, local_error->message);
+	add_warning(run, message);
+}
+
+static gboolean
+is_deployed(OstickDevice *device, const char *commit)
+{
+	g_autoptr(GPtrArray) deployments = ostree_sysroot_get_deployments(device->sysroot);
+
+	for (guint i = 0; i < deployments->len; i++) {
+		if (strcmp(ostree_deployment_get_csum(deployments->pdata[i]), commit) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* A deploy that failed: its checkout and boot files go, and so do the objects the apply added
+ * (no ref points at them yet), unless the deployment went live after all or the sysroot could
+ * not be read again to tell. */
+static void
+undo_failed_deploy(Run *run, const OstickManifest *m, const OstickAddedObjects *added)
+{
+	if (ostick_device_discard_failed_deploy(run->device) && added != NULL &&
+		!is_deployed(run->device, m->target))
+		ostick_added_objects_remove(run->device->repo, added);
 }
 
 static gboolean
 apply_and_deploy(Run *run, const OstickSuperblock *sb, GError **error)
 {
 	const OstickManifest *m = ostick_bundle_reader_get_manifest(run->reader);
-	OstickApplyOptions apply = {
-		run->options->progress, run->options->progress_data, run->start_us, TRUE, 0};
+	OstickApplyOptions apply = {run->options->progress, run->options->progress_data,
+		run->start_us, run->options->no_deploy, 0, NULL};
+	g_autoptr(OstickAddedObjects) added = NULL;
 	g_autofree char *old_commit = NULL;
 	g_autoptr(GError) cleanup_error = NULL;
 	g_autoptr(GHashTable) roots = NULL;
+	gboolean applied;
 
 	if (!ostree_repo_resolve_rev(run->device->repo, m->ref, TRUE, &old_commit, error))
 		return FALSE;
 	emit_stage(run, OSTICK_STAGE_APPLY);
-	if (!ostick_apply_delta(
-		    run->device->repo, run->reader, sb, &apply, run->cancellable, error)) {
+	applied = ostick_apply_delta(
+		run->device->repo, run->reader, sb, &apply, run->cancellable, error);
+	added = g_steal_pointer(&apply.added_objects);
+	if (!applied) {
 		ostick_policy_explain_apply_failure(run->device->repo, m, run->cancellable, error);
 		return FALSE;
 	}
 	run->result->peak_staging = apply.peak_staging;
 	if (run->options->no_deploy)
 		return TRUE;
-	/* Before the deploy: the apply changed no deployment, only (inside it) the ref. */
 	roots = ostick_device_roots(run->device, old_commit);
 	emit_stage(run, OSTICK_STAGE_DEPLOY);
 	if (!ostick_device_deploy(run->device, m, run->options->deploy, run->cancellable, error)) {
-		/* Discard first: on a full disk the freed checkout is the room the ref needs. */
-		ostick_device_discard_failed_deploy(run->device);
-		restore_ref(run->device->repo, m->ref, old_commit);
+		undo_failed_deploy(run, m, added);
 		return FALSE;
 	}
+	move_ref(run, m);
 	emit_stage(run, OSTICK_STAGE_CLEANUP);
 	if (!ostick_device_cleanup(run->device, roots, m->target, &cleanup_error))
-		run->result->warning = g_strdup(cleanup_error->message);
+		add_warning(run, cleanup_error->message);
 	return TRUE;
 }
 
@@ -207,6 +259,11 @@ run_verified(Run *run, GError **error)
 		return FALSE;
 	if (installed) {
 		run->result->outcome = OSTICK_OUTCOME_ALREADY_INSTALLED;
+		/* A run stopped between the deployment and the ref left it behind. */
+		if (writes(run->options) && run->device->current != NULL &&
+			strcmp(ostree_deployment_get_csum(run->device->current),
+				run->result->to_commit) == 0)
+			move_ref(run, ostick_bundle_reader_get_manifest(run->reader));
 		run->result->reboot_pending = ostick_policy_reboot_pending(
 			run->device, ostick_bundle_reader_get_manifest(run->reader)->target);
 		ostick_bundle_reader_drain(run->reader);

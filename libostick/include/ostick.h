@@ -97,7 +97,7 @@ typedef enum {
 	OSTICK_STAGE_VERIFY, /* signature and manifest (verify: also every member) */
 	OSTICK_STAGE_CHECK, /* policy: compatible, base, downgrade, space */
 	OSTICK_STAGE_APPLY, /* payload into the repo */
-	OSTICK_STAGE_COMMIT, /* completeness check, ref, transaction commit */
+	OSTICK_STAGE_COMMIT, /* completeness check, transaction commit (with --no-deploy: the ref) */
 	OSTICK_STAGE_DEPLOY, /* deployment, /etc merge, bootloader */
 	OSTICK_STAGE_CLEANUP, /* old deployments out, the rollback kept; prune if one went */
 	OSTICK_STAGE_GENERATE, /* bundler: static delta generation */
@@ -222,7 +222,7 @@ typedef struct {
 	guint64 bytes_read; /* of the bundle */
 	guint64 peak_staging; /* the largest staging file written */
 	gint64 duration_us;
-	char *warning; /* installed, but something after the switch failed (cleanup) */
+	char *warning; /* installed, but something after the switch failed (ref, cleanup) */
 	/* The target is the default deployment (what boots next) but the running system booted
 	 * another one: after OSTICK_OUTCOME_INSTALLED, and after _ALREADY_INSTALLED when an
 	 * earlier install was not followed by a reboot into it (a power cut before the reboot,
@@ -276,8 +276,9 @@ OSTICK_PUBLIC void ostick_install_options_set_progress(
 /* Installs @bundle on the device @options describe, reading it once, front to back: the
  * signature before anything else is parsed, then the fit (compatible, OS, base present, no
  * downgrade, free space), all before anything is written; then the delta, hash-checked part by
- * part, into the repo in one transaction; the ref; the deployment. On failure nothing changed
- * on the device (the ref, the deployments, /boot), whatever the bundle or the stream did.
+ * part, into the repo in one transaction; the deployment; the ref. On failure nothing changed
+ * on the device (the ref, the deployments, /boot, the repo's objects), whatever the bundle or
+ * the stream did.
  * @result (required) is filled in either way. Errors: every OSTICK_ERROR code, G_IO_ERROR
  * (G_IO_ERROR_CANCELLED when cancelled), libostree's. */
 OSTICK_PUBLIC gboolean ostick_bundle_install(OstickBundle *bundle,

@@ -1,8 +1,8 @@
 #!/bin/bash
 # t0410-fault-kill.sh: SIGKILL `ostick-apply install` at 60-odd points spread over a whole
 # install of a 5-part delta (after each stage, in the middle of staging, decompressing and
-# applying each part, while objects and the ref are committed, all through the deployment and
-# the bootloader switch, and after it), driven from outside the binary: gdb in batch mode stops
+# applying each part, while objects are committed, all through the deployment, the bootloader
+# switch and the ref, and after it), driven from outside the binary: gdb in batch mode stops
 # the applier at the Nth call of a libostree, ostick or libc function and kills it there. The
 # points come from one profiling run of the same install under gdb, which records every call
 # of the watched functions in order.
@@ -138,10 +138,13 @@ points |= spread("fsync", 3) | spread("linkat", 2)
 for f in ("fdatasync", "syncfs", "ioctl", "symlinkat"):
     points |= spread(f, len(calls.get(f, [])))
 # renameat: the first object moved into place, one in the middle, then every rename from the
-# ref's on (the ref, the origin, BLS entries, boot symlinks, uEnv.txt, the switch, after it)
+# deployment's on (the origin, BLS entries, boot symlinks, uEnv.txt, the switch, the ref, after)
 ren = calls.get("renameat", [])
-k_ref = ren.index(ref)
-points |= {("renameat", n) for n in {1, k_ref // 2 + 1} | set(range(k_ref + 1, len(ren) + 1))}
+deploy = calls["ostree_sysroot_deploy_tree_with_options"][0]
+k_deploy = sum(1 for i in ren if i < deploy)
+assert ref > switch, "the ref moves after the bootloader switch"
+points |= {("renameat", n)
+           for n in {1, k_deploy // 2 + 1} | set(range(k_deploy + 1, len(ren) + 1))}
 for f, n in sorted(points, key=lambda p: calls[p[0]][p[1] - 1]):
     i = calls[f][n - 1]
     print(f, n, stages[i], "v2" if i > switch else "v1")
@@ -228,7 +231,7 @@ writable() {
 	return 1
 }
 
-n_v2_default=0 n_ref_ahead=0
+n_v2_default=0 n_ref_behind=0
 t0=$SECONDS
 while read -r func n stage expect; do
 	name="kill-$stage-$func-$n"
@@ -254,9 +257,11 @@ while read -r func n stage expect; do
 	[ "$expect" = v2 ] && want=$V2
 	[ "$got" = "$want" ] || problems+=("admin status default: ${got:-none}, expected ${want:0:12} ($expect)")
 	[ "$got" = "$V2" ] && n_v2_default=$((n_v2_default + 1))
-	# (informative: the ref is set inside the transaction, before the deployment)
+	# The ref moves once 2.0 is live, never before; a kill just after the switch leaves it at 1.0.
 	ref_now=$(cat "$SR/ostree/repo/refs/heads/demo/stable")
-	[ "$ref_now" = "$V2" ] && [ "$got" = "$V1" ] && n_ref_ahead=$((n_ref_ahead + 1))
+	[ "$ref_now" = "$V2" ] && [ "$got" = "$V1" ] &&
+		problems+=("the ref moved to 2.0 with 1.0 the default")
+	[ "$ref_now" = "$V1" ] && [ "$got" = "$V2" ] && n_ref_behind=$((n_ref_behind + 1))
 	why=$(boot_config_ok "$expect") || problems+=("bootloader configuration: $why")
 	left=$(tmp_left)
 	[ -z "$left" ] || problems+=("repo tmp holds more than libostree's staging: $left")
@@ -273,6 +278,8 @@ while read -r func n stage expect; do
 			cut -d' ' -f2 | paste -sd ' ')
 		[ "$status" = "$V2 $V1" ] ||
 			problems+=("after the retry: deployments '$status', expected 2.0 then 1.0")
+		ref_now=$(cat "$SR/ostree/repo/refs/heads/demo/stable")
+		[ "$ref_now" = "$V2" ] || problems+=("after the retry: the ref is at ${ref_now:0:12}")
 		why=$(boot_config_ok v2) || problems+=("after the retry: bootloader: $why")
 		left=$(cd "$SR/ostree/repo/tmp" && find . -mindepth 1 -maxdepth 1 ! -name cache |
 			paste -sd ' ')
@@ -310,7 +317,7 @@ while read -r func n stage expect; do
 done <"$TEST_TMP/points"
 diag "$(wc -l <"$TEST_TMP/points") points in $((SECONDS - t0)) s;" \
 	"$n_v2_default left 2.0 as the default (killed after the switch);" \
-	"$n_ref_ahead left the ref at 2.0 with 1.0 the default (killed between commit and switch)"
+	"$n_ref_behind left the ref at 1.0 with 2.0 the default (killed between switch and ref)"
 check "50 kill points or more" test "$(wc -l <"$TEST_TMP/points")" -ge 50
 
 done_testing

@@ -3,10 +3,12 @@
 # a small loop filesystem (64 MB) running 1.0, with a 5-part 2.0 delta that fits.
 #
 # Disk full: the install passes the up-front space check, then gdb stops it at a point (the
-# transaction opening, a part in the middle, the commit, the deployment, the bootloader write)
-# and fills the filesystem from there (to nothing, or, with a 10% min-free-space reserve, to
-# 8 MB: libostree's reserve then runs out first) before letting it go on. It must exit 5 with a message that says so, and once the
-# filler is gone the device must be exactly as before (nothing staged); a retry then installs.
+# transaction opening, a part in the middle, the commit, the commit once it has moved some
+# objects into the repo, the deployment, the bootloader write) and fills the filesystem from
+# there (to nothing, or, with a 10% min-free-space reserve, to 8 MB: libostree's reserve then
+# runs out first) before letting it go on. It must exit 5 with a message that says so, and once
+# the filler is gone the device must be exactly as before (same refs, same objects, nothing
+# staged); a retry then installs.
 #
 # Early end of stream (a stick pulled out): `head -c N bundle | ostick-apply install -` at
 # several N; a writer that stalls, then exits or is killed; a writer that stalls and the
@@ -95,7 +97,7 @@ chmod +x "$TEST_TMP/fill.sh"
 # full_case NAME FUNC N KEEP WHAT [SETUP...]: after SETUP (a command changing the device for
 # this case), stop at FUNC's Nth call, fill the disk to KEEP KiB, go on.
 full_case() {
-	local name=$1 func=$2 n=$3 keep=$4 what=$5 rc base=$TEST_TMP/state-v1
+	local name=$1 func=$2 n=$3 keep=$4 what=$5 rc order base=$TEST_TMP/state-v1
 	shift 5
 	problems=()
 	if [ $# -gt 0 ]; then
@@ -104,15 +106,18 @@ full_case() {
 		device_state "$SR" >"$base"
 	fi
 	gdb_batch -ex "break $func" -ex "ignore 1 $((n - 1))" -ex run -ex "delete" \
-		-ex "shell $TEST_TMP/fill.sh $SR $keep" -ex continue -ex 'print $_exitcode' \
+		-ex "shell ${FILL:-$TEST_TMP/fill.sh} $SR $keep" -ex continue -ex 'print $_exitcode' \
 		--args "$APPLY" install "${ARGS[@]}" "$B/v2.ostick" >"$TEST_TMP/gdb.out" 2>&1 || true
 	gdb_stopped "$TEST_TMP/gdb.out" || problems+=("gdb did not stop at $func #$n")
+	! grep -q '^COMMIT-ORDER .* 0 later' "$TEST_TMP/gdb.out" ||
+		problems+=("no object directory left for the commit to create: nothing cut it short")
 	rc=$(sed -n 's/^\$1 = //p' "$TEST_TMP/gdb.out")
 	[ "$rc" = 5 ] || problems+=("exit ${rc:-?}, expected 5 (not enough space)")
 	grep -qE '^ostick-apply: install: .*(not enough space|No space left|min-free-space)' \
 		"$TEST_TMP/gdb.out" || problems+=("no message about space: $(grep -m1 \
 		'^ostick-apply:' "$TEST_TMP/gdb.out")")
-	diag "$name: $(grep -m1 '^FREE-KIB' "$TEST_TMP/gdb.out" || echo '?') left;" \
+	order=$(grep -m1 '^COMMIT-ORDER' "$TEST_TMP/gdb.out" || true)
+	diag "$name: $(grep -m1 '^FREE-KIB' "$TEST_TMP/gdb.out" || echo '?') left;" ${order:+"$order"} \
 		"$(grep -m1 '^ostick-apply:' "$TEST_TMP/gdb.out" || echo 'no message')"
 	rm -f "$SR/filler" "$SR/filler.2"
 	unchanged_and_retry "$base"
@@ -127,11 +132,7 @@ full_case() {
 		"$known"
 }
 
-declare -A KNOWN_BUGS=(
-	[full-at-deploy]="a failed deploy on a full disk leaves the ref moved (restore_ref ignores its error) and the new commit's objects in the repo"
-	[full-at-boot-write]="a failed deploy on a full disk leaves the ref moved (restore_ref ignores its error) and the new commit's objects in the repo"
-	[eio-from-the-start]="a read error on the first read is reported as 'not a bundle' (exit 4), not as an I/O error (exit 1)"
-)
+declare -A KNOWN_BUGS=()
 full_case full-at-transaction ostree_repo_prepare_transaction 1 0 \
 	"disk filled when the transaction opens"
 full_case full-at-first-part ostick_bundle_reader_read_part 1 0 \
@@ -145,10 +146,57 @@ full_case full-reserve ostree_repo_prepare_transaction 1 8000 \
 	ostree --repo="$SR/ostree/repo" config set core.min-free-space-percent 10
 full_case full-at-commit ostree_repo_commit_transaction 1 0 \
 	"disk filled when the transaction commits"
+# The commit renames the staged objects into objects/ one by one, in the staging directory's
+# order, creating object directories as it goes. On a full disk the first directory it must
+# create fails, and whether objects moved before depends on that order (the filesystem's hash
+# seed). Here the first one it takes is made to exist, so some objects are in the repo when it
+# fails: the applier must take them out again.
+cat >"$TEST_TMP/fill-mid-commit.sh" <<'SH'
+#!/bin/bash
+sr=$1 keep=$2 repo=$1/ostree/repo
+staging=$(find "$repo/tmp" -maxdepth 1 -name 'staging-*' ! -name '*-lock' | head -n 1)
+mapfile -t dirs < <(ls -U "$staging" | grep -E '^[0-9a-f]{2}$')
+mkdir -p "$repo/objects/${dirs[0]}"
+later=0
+for d in "${dirs[@]:1}"; do [ -d "$repo/objects/$d" ] || later=$((later + 1)); done
+echo "COMMIT-ORDER first ${dirs[0]} ($(ls "$staging/${dirs[0]}" | wc -l) objects)," \
+	"$later later directories to create"
+exec "${0%/*}/fill.sh" "$sr" "$keep"
+SH
+chmod +x "$TEST_TMP/fill-mid-commit.sh"
+FILL=$TEST_TMP/fill-mid-commit.sh full_case full-mid-commit ostree_repo_commit_transaction 1 0 \
+	"disk filled when the commit has moved the objects of one directory"
 full_case full-at-deploy ostree_sysroot_deploy_tree_with_options 1 0 \
 	"disk filled when the deployment is checked out"
 full_case full-at-boot-write ostree_sysroot_simple_write_deployment 1 0 \
 	"disk filled when the bootloader configuration is written"
+
+# The ref moves once the deployment is live. With the disk full right then, the install has
+# still succeeded (exit 0) and says the ref did not move; the retry, which finds 2.0 installed,
+# moves it.
+problems=()
+gdb_batch -ex "break ostree_repo_set_ref_immediate" -ex run -ex "delete" \
+	-ex "shell $TEST_TMP/fill.sh $SR 0" -ex continue -ex 'print $_exitcode' \
+	--args "$APPLY" install "${ARGS[@]}" "$B/v2.ostick" >"$TEST_TMP/gdb.out" 2>&1 || true
+rm -f "$SR/filler" "$SR/filler.2"
+gdb_stopped "$TEST_TMP/gdb.out" || problems+=("gdb did not stop at ostree_repo_set_ref_immediate")
+rc=$(sed -n 's/^\$1 = //p' "$TEST_TMP/gdb.out")
+[ "$rc" = 0 ] || problems+=("exit ${rc:-?}, expected 0 (installed)")
+warning="^ostick-apply: installed, but: the ref demo/stable was not moved to ${V2:0:12}"
+grep -qE "$warning: .*No space left" "$TEST_TMP/gdb.out" ||
+	problems+=("no warning about the ref: $(grep -m1 '^ostick-apply:' "$TEST_TMP/gdb.out")")
+[ "$(deployed)" = "$V2 $V1" ] || problems+=("deployments $(deployed), expected 2.0 then 1.0")
+ref_now=$(cat "$SR/ostree/repo/refs/heads/demo/stable")
+[ "$ref_now" = "$V1" ] || problems+=("the ref is at ${ref_now:0:12}, expected 1.0's")
+rc=0
+"$APPLY" install "${ARGS[@]}" "$B/v2.ostick" >"$TEST_TMP/retry.out" 2>&1 || rc=$?
+grep -q "already installed" "$TEST_TMP/retry.out" && [ "$rc" = 0 ] ||
+	problems+=("retry: exit $rc: $(head -c 300 "$TEST_TMP/retry.out")")
+ref_now=$(cat "$SR/ostree/repo/refs/heads/demo/stable")
+[ "$ref_now" = "$V2" ] || problems+=("after the retry: the ref is at ${ref_now:0:12}, not 2.0's")
+report_case full-at-ref \
+	"disk filled when the ref moves, after the switch: exit 0 with a warning, retry moves it" ""
+image_restore "$SR" "$DEV" v1
 
 # ---- streams that end early
 
