@@ -493,13 +493,15 @@ apply_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader, const Osti
 }
 
 static gboolean
-check_complete(OstreeRepo *repo, const char *target, GCancellable *cancellable, GError **error)
+check_complete(OstreeRepo *repo, const OstickManifest *m, GCancellable *cancellable, GError **error)
 {
 	g_autoptr(GError) local_error = NULL;
 
 	/* Every object the target reaches must now exist: no fallback, nothing forgotten. A
-	 * signed delta that leaves gaps is a broken bundle. */
-	if (ostick_commit_check_complete(repo, target, cancellable, &local_error))
+	 * signed delta that leaves gaps is a broken bundle. The base passed the policy's check
+	 * (present, not partial): what the target shares with it is there. */
+	if (ostick_commit_check_complete(repo, m->target,
+		    ostick_manifest_is_delta(m) ? m->base : NULL, cancellable, &local_error))
 		return TRUE;
 	if (g_error_matches(local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return g_propagate_error(error, g_steal_pointer(&local_error)), FALSE;
@@ -534,7 +536,7 @@ apply_all(OstreeRepo *repo, OstickBundleReader *reader, const OstickSuperblock *
 	 * dirtrees. Inside the transaction nothing is visible yet, so a crash here is harmless. */
 	if (!ostick_bundle_reader_finish(reader, error) ||
 		!ostree_repo_mark_commit_partial(repo, m->target, FALSE, error) ||
-		!check_complete(repo, m->target, cancellable, error))
+		!check_complete(repo, m, cancellable, error))
 		return FALSE;
 	if (options->set_ref)
 		ostree_repo_transaction_set_ref(repo, NULL, m->ref, m->target);

@@ -239,6 +239,9 @@ apply_and_deploy(Run *run, const OstickSuperblock *sb, GError **error)
 	emit_stage(run, OSTICK_STAGE_DEPLOY);
 	if (!ostick_device_deploy(run->device, m, run->options->deploy, run->cancellable, error)) {
 		undo_failed_deploy(run, m, added);
+		/* The completeness check took what the target shares with the base as there: a
+		 * checkout that finds a base object missing is the device's fault. */
+		ostick_policy_explain_apply_failure(run->device->repo, m, run->cancellable, error);
 		return FALSE;
 	}
 	move_ref(run, m);

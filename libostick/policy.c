@@ -88,37 +88,6 @@ ostick_policy_check_fit(OstickDevice *device, const OstickManifest *manifest,
 	return TRUE;
 }
 
-gboolean
-ostick_commit_check_complete(
-	OstreeRepo *repo, const char *commit, GCancellable *cancellable, GError **error)
-{
-	g_autoptr(GHashTable) reachable = NULL;
-	GHashTableIter iter;
-	gpointer key;
-
-	/* Traversal loads every dirtree and dirmeta but only names the file objects: each one
-	 * must also be looked up. */
-	if (!ostree_repo_traverse_commit(repo, commit, 0, &reachable, cancellable, error))
-		return FALSE;
-	g_hash_table_iter_init(&iter, reachable);
-	while (g_hash_table_iter_next(&iter, &key, NULL)) {
-		const char *checksum = NULL;
-		OstreeObjectType type;
-		gboolean present = FALSE;
-
-		ostree_object_name_deserialize(key, &checksum, &type);
-		if (!ostree_repo_has_object(repo, type, checksum, &present, cancellable, error))
-			return FALSE;
-		if (!present) {
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-				"object %s.%s is missing", checksum,
-				ostree_object_type_to_string(type));
-			return FALSE;
-		}
-	}
-	return TRUE;
-}
-
 /* Every object of the delta's base is in @repo. */
 static gboolean
 check_base_objects(
@@ -126,7 +95,7 @@ check_base_objects(
 {
 	g_autoptr(GError) local_error = NULL;
 
-	if (ostick_commit_check_complete(repo, manifest->base, cancellable, &local_error))
+	if (ostick_commit_check_complete(repo, manifest->base, NULL, cancellable, &local_error))
 		return TRUE;
 	if (g_error_matches(local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return g_propagate_error(error, g_steal_pointer(&local_error)), FALSE;

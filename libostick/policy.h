@@ -27,9 +27,11 @@ gboolean ostick_policy_check_fit(OstickDevice *device, const OstickManifest *man
 gboolean ostick_policy_reboot_pending(OstickDevice *device, const char *target);
 
 /* Every object @commit reaches (dirtrees, dirmeta and file objects) is in @repo, or in its
- * open transaction. Error: G_IO_ERROR_NOT_FOUND naming the first missing object. */
-gboolean ostick_commit_check_complete(
-	OstreeRepo *repo, const char *commit, GCancellable *cancellable, GError **error);
+ * open transaction. With @base (a commit in @repo known complete, or NULL), what @commit
+ * shares with it at the same paths is taken as there (complete.c). Error: G_IO_ERROR_NOT_FOUND
+ * naming the first missing object. */
+gboolean ostick_commit_check_complete(OstreeRepo *repo, const char *commit, const char *base,
+	GCancellable *cancellable, GError **error);
 
 /* For a delta: the base commit is in the repo, complete (not marked partial). With @thorough,
  * also every object it reaches (bsdiff opcodes read old objects): the check of a dry run, which
@@ -38,10 +40,11 @@ gboolean ostick_commit_check_complete(
 gboolean ostick_policy_check_base(OstreeRepo *repo, const OstickManifest *manifest,
 	gboolean thorough, GCancellable *cancellable, GError **error);
 
-/* After applying @manifest failed with @error (set): if the delta's base is incomplete in
- * @repo, replaces @error with OSTICK_ERROR_BASE_MISSING saying so. A missing base object is the
- * device's fault, not the bundle's, whether libostree tripped over it or the target's
- * completeness check did. */
+/* After applying or deploying @manifest failed with @error (set): if the delta's base is
+ * incomplete in @repo, replaces @error with OSTICK_ERROR_BASE_MISSING saying so. A missing base
+ * object is the device's fault, not the bundle's, whether libostree tripped over it applying
+ * the delta or checking out the target (the completeness check does not look at what the
+ * target shares with the base). */
 void ostick_policy_explain_apply_failure(OstreeRepo *repo, const OstickManifest *manifest,
 	GCancellable *cancellable, GError **error);
 
