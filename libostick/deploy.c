@@ -315,8 +315,31 @@ make_origin(OstickDevice *device, const OstickManifest *manifest)
 }
 
 gboolean
+ostick_device_move_ref(
+	OstickDevice *device, const OstickManifest *manifest, gboolean sync, GError **error)
+{
+	g_autofree char *now = NULL;
+	gboolean was_disabled = ostree_repo_get_disable_fsync(device->repo);
+	gboolean ok;
+
+	if (ostree_repo_resolve_rev(device->repo, manifest->ref, TRUE, &now, NULL) &&
+		g_strcmp0(now, manifest->target) == 0)
+		return TRUE;
+	ostree_repo_set_disable_fsync(device->repo, was_disabled || !sync);
+	ok = ostree_repo_set_ref_immediate(
+		device->repo, NULL, manifest->ref, manifest->target, NULL, error);
+	ostree_repo_set_disable_fsync(device->repo, was_disabled);
+	if (!ok)
+		return g_prefix_error(error, "the ref %s was not moved to %.12s: ", manifest->ref,
+			       manifest->target),
+		       FALSE;
+	return TRUE;
+}
+
+gboolean
 ostick_device_deploy(OstickDevice *device, const OstickManifest *manifest,
-	const OstickDeployOptions *options, GCancellable *cancellable, GError **error)
+	const OstickDeployOptions *options, GError **ref_error, GCancellable *cancellable,
+	GError **error)
 {
 	g_autoptr(GKeyFile) origin = make_origin(device, manifest);
 	g_autoptr(OstreeDeployment) deployment = NULL;
@@ -340,6 +363,10 @@ ostick_device_deploy(OstickDevice *device, const OstickManifest *manifest,
 		    device->merge, OSTREE_SYSROOT_SIMPLE_WRITE_DEPLOYMENT_FLAGS_NO_CLEAN,
 		    cancellable, error))
 		return g_prefix_error(error, "writing the boot configuration: "), FALSE;
+	/* Live now: the ref follows. Unsynced: the flush below writes it out with the rest when
+	 * /boot is on the repo's filesystem, as it mostly is; else the filesystem's next commit
+	 * does (a ref left behind by a power cut is moved by the retry). */
+	(void)ostick_device_move_ref(device, manifest, FALSE, ref_error);
 	flush_boot_journal(device);
 	return TRUE;
 }

@@ -66,10 +66,18 @@ char *ostick_device_get_bootloader(OstickDevice *device);
 /* Deploys @target as the new default of the device's OS, merging /etc from the merge deployment
  * and inheriting its kernel arguments; writes the bootloader configuration, keeping the booted
  * or merge deployment as rollback. The origin records @manifest's ref and version. @options
- * (optional) override the kernel arguments and add a last step on the checkout. Once it
- * returned TRUE the device boots @target: call ostick_device_cleanup() afterwards. */
+ * (optional) override the kernel arguments and add a last step on the checkout. Once the
+ * deployment is live, moves @manifest's ref to it (not before: a failure leaves the ref where
+ * it was); if that fails, @ref_error says why and the deploy still succeeds. Once it returned
+ * TRUE the device boots @target: call ostick_device_cleanup() afterwards. */
 gboolean ostick_device_deploy(OstickDevice *device, const OstickManifest *manifest,
-	const OstickDeployOptions *options, GCancellable *cancellable, GError **error);
+	const OstickDeployOptions *options, GError **ref_error, GCancellable *cancellable,
+	GError **error);
+
+/* Points @manifest's ref at its target, unless it does already; with @sync, on disk before it
+ * returns. Error: why it could not. */
+gboolean ostick_device_move_ref(
+	OstickDevice *device, const OstickManifest *manifest, gboolean sync, GError **error);
 
 /* The commits that keep objects alive in the repo through this install: every deployment's (of
  * any OS) and @ref_commit, the install's ref before it moves (may be NULL). Taken before

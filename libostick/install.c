@@ -166,27 +166,6 @@ add_warning(Run *run, const char *message)
 	run->result->warning = joined;
 }
 
-/* The ref moves once the deployment is live, so that no failure before leaves it moved. A
- * failure to move it then (a disk full to the last block) does not undo a live deployment:
- * the next install, or a retry of this one, moves it. */
-static void
-move_ref(Run *run, const OstickManifest *m)
-{
-	g_autofree char *now = NULL;
-	g_autoptr(GError) local_error = NULL;
-	g_autofree char *message = NULL;
-
-	if (ostree_repo_resolve_rev(run->device->repo, m->ref, TRUE, &now, NULL) &&
-		g_strcmp0(now, m->target) == 0)
-		return;
-	if (ostree_repo_set_ref_immediate(
-		    run->device->repo, NULL, m->ref, m->target, run->cancellable, &local_error))
-		return;
-	message = g_strdup_printf(
-		"the ref %s was not moved to %.12s: %s", m->ref, m->target, local_error->message);
-	add_warning(run, message);
-}
-
 static gboolean
 is_deployed(OstickDevice *device, const char *commit)
 {
@@ -218,7 +197,7 @@ apply_and_deploy(Run *run, const OstickSuperblock *sb, GError **error)
 		run->start_us, run->options->no_deploy, 0, NULL};
 	g_autoptr(OstickAddedObjects) added = NULL;
 	g_autofree char *old_commit = NULL;
-	g_autoptr(GError) cleanup_error = NULL;
+	g_autoptr(GError) cleanup_error = NULL, ref_error = NULL;
 	g_autoptr(GHashTable) roots = NULL;
 	gboolean applied;
 
@@ -237,18 +216,38 @@ apply_and_deploy(Run *run, const OstickSuperblock *sb, GError **error)
 		return TRUE;
 	roots = ostick_device_roots(run->device, old_commit);
 	emit_stage(run, OSTICK_STAGE_DEPLOY);
-	if (!ostick_device_deploy(run->device, m, run->options->deploy, run->cancellable, error)) {
+	if (!ostick_device_deploy(
+		    run->device, m, run->options->deploy, &ref_error, run->cancellable, error)) {
 		undo_failed_deploy(run, m, added);
 		/* The completeness check took what the target shares with the base as there: a
 		 * checkout that finds a base object missing is the device's fault. */
 		ostick_policy_explain_apply_failure(run->device->repo, m, run->cancellable, error);
 		return FALSE;
 	}
-	move_ref(run, m);
+	/* A ref left behind does not undo a live deployment; a retry moves it. */
+	if (ref_error != NULL)
+		add_warning(run, ref_error->message);
 	emit_stage(run, OSTICK_STAGE_CLEANUP);
 	if (!ostick_device_cleanup(run->device, roots, m->target, &cleanup_error))
 		add_warning(run, cleanup_error->message);
 	return TRUE;
+}
+
+/* What a run killed after the switch leaves, for a retry that finds the update installed to
+ * tidy: the ref not yet moved, and the staging directory libostree keeps for a resume. */
+static void
+tidy_after_killed_run(Run *run)
+{
+	g_autoptr(GHashTable) none = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autoptr(GError) ref_error = NULL;
+
+	if (run->device->current != NULL &&
+		strcmp(ostree_deployment_get_csum(run->device->current), run->result->to_commit) ==
+			0 &&
+		!ostick_device_move_ref(run->device, ostick_bundle_reader_get_manifest(run->reader),
+			TRUE, &ref_error))
+		add_warning(run, ref_error->message);
+	ostick_staging_remove_new(run->device->repo, none);
 }
 
 /* Everything after the signature verified. */
@@ -262,11 +261,8 @@ run_verified(Run *run, GError **error)
 		return FALSE;
 	if (installed) {
 		run->result->outcome = OSTICK_OUTCOME_ALREADY_INSTALLED;
-		/* A run stopped between the deployment and the ref left it behind. */
-		if (writes(run->options) && run->device->current != NULL &&
-			strcmp(ostree_deployment_get_csum(run->device->current),
-				run->result->to_commit) == 0)
-			move_ref(run, ostick_bundle_reader_get_manifest(run->reader));
+		if (writes(run->options))
+			tidy_after_killed_run(run);
 		run->result->reboot_pending = ostick_policy_reboot_pending(
 			run->device, ostick_bundle_reader_get_manifest(run->reader)->target);
 		ostick_bundle_reader_drain(run->reader);

@@ -10,8 +10,9 @@ G_BEGIN_DECLS
 /* The names of the staging directories there are now. (transfer full): a set of names */
 GHashTable *ostick_staging_list(OstreeRepo *repo);
 
-/* Removes the staging directories that appeared since @before, under libostree's own lock;
- * one another process holds, or that was there before (it may be theirs), stays. */
+/* Removes the staging directories that appeared since @before (an empty set: all of them),
+ * under libostree's own lock; one another process holds, or that was there before (it may be
+ * theirs), stays. */
 void ostick_staging_remove_new(OstreeRepo *repo, GHashTable *before);
 
 /* The objects the open transaction has staged: what its commit will add to objects/. */

@@ -24,7 +24,6 @@ command -v python3 >/dev/null || skip_all "needs python3 (choosing the kill poin
 # regular expressions is reported "# TODO bug: ..." (see the report of issue 6).
 declare -A KNOWN_BUGS=(
 	['stray refs']="a kill between libostree's link and rename of a ref leaves refs/heads/**/tmp.XXXXXX, a ref no retry removes"
-	['after the retry: repo tmp holds']="a retry that finds the update installed leaves the killed run's libostree staging"
 	# libostree 2022.7 (and upstream still): fsfreeze_thaw_cycle()'s watchdog thaws on its 30 s
 	# poll timeout only; the deploying process's death (POLLHUP) ends it without a thaw. Only
 	# `make asan` kills there: ASan's ioctl interceptor doubles the ioctl calls gdb counts.
