@@ -166,26 +166,18 @@ add_warning(Run *run, const char *message)
 	run->result->warning = joined;
 }
 
-static gboolean
-is_deployed(OstickDevice *device, const char *commit)
-{
-	g_autoptr(GPtrArray) deployments = ostree_sysroot_get_deployments(device->sysroot);
-
-	for (guint i = 0; i < deployments->len; i++) {
-		if (strcmp(ostree_deployment_get_csum(deployments->pdata[i]), commit) == 0)
-			return TRUE;
-	}
-	return FALSE;
-}
-
 /* A deploy that failed: its checkout and boot files go, and so do the objects the apply added
  * (no ref points at them yet), unless the deployment went live after all or the sysroot could
  * not be read again to tell. */
 static void
 undo_failed_deploy(Run *run, const OstickManifest *m, const OstickAddedObjects *added)
 {
-	if (ostick_device_discard_failed_deploy(run->device) && added != NULL &&
-		!is_deployed(run->device, m->target))
+	g_autoptr(GHashTable) deployed = NULL;
+
+	if (!ostick_device_discard_failed_deploy(run->device) || added == NULL)
+		return;
+	deployed = ostick_device_roots(run->device, NULL);
+	if (!g_hash_table_contains(deployed, m->target))
 		ostick_added_objects_remove(run->device->repo, added);
 }
 

@@ -145,6 +145,12 @@ find_transaction_staging(OstreeRepo *repo, GHashTable *before, gboolean *reused)
 	return name == NULL ? NULL : g_build_filename(tmp_path, name, NULL);
 }
 
+static int
+open_objects_dir(OstreeRepo *repo)
+{
+	return openat(ostree_repo_get_dfd(repo), "objects", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
 static gboolean
 exists_at(int dfd, const char *path)
 {
@@ -185,7 +191,6 @@ ostick_added_objects_take(OstreeRepo *repo, GHashTable *before)
 {
 	gboolean reused = FALSE;
 	g_autofree char *staging_path = find_transaction_staging(repo, before, &reused);
-	g_autofree char *objects_path = repo_subdir(repo, "objects");
 	g_autoptr(OstickAddedObjects) added = NULL;
 	g_auto(OstickFd) objects_dfd = -1;
 	g_autoptr(OstickDir) staging = NULL;
@@ -193,7 +198,7 @@ ostick_added_objects_take(OstreeRepo *repo, GHashTable *before)
 
 	if (staging_path == NULL)
 		return NULL;
-	objects_dfd = open(objects_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	objects_dfd = open_objects_dir(repo);
 	staging = opendir(staging_path);
 	if (objects_dfd < 0 || staging == NULL)
 		return NULL;
@@ -211,8 +216,7 @@ ostick_added_objects_take(OstreeRepo *repo, GHashTable *before)
 void
 ostick_added_objects_remove(OstreeRepo *repo, const OstickAddedObjects *added)
 {
-	g_autofree char *objects_path = repo_subdir(repo, "objects");
-	g_auto(OstickFd) objects_dfd = open(objects_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	g_auto(OstickFd) objects_dfd = open_objects_dir(repo);
 	/* Gone once a commit completed: then every object left it. */
 	g_auto(OstickFd) staging_dfd =
 		open(added->staging_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

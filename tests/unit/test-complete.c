@@ -3,7 +3,6 @@
  * and the notes), objects deleted one at a time. */
 #include "policy.h"
 
-#include "ostick-file.h"
 #include "testlib.h"
 
 #include <string.h>
@@ -11,32 +10,7 @@
 
 #define NOT_THERE "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
-typedef struct {
-	char *tmpdir;
-	OstreeRepo *repo;
-	char *v1;
-	char *v2;
-} Fixture;
-
-static void
-fixture_setup(Fixture *f, gconstpointer data)
-{
-	g_autoptr(GError) error = NULL;
-
-	f->tmpdir = g_dir_make_tmp("complete-XXXXXX", &error);
-	g_assert_no_error(error);
-	f->repo = testlib_make_repo(f->tmpdir, &f->v1, &f->v2);
-}
-
-static void
-fixture_teardown(Fixture *f, gconstpointer data)
-{
-	(void)ostick_rm_rf(f->tmpdir, NULL);
-	g_free(f->tmpdir);
-	g_clear_object(&f->repo);
-	g_free(f->v1);
-	g_free(f->v2);
-}
+typedef TestlibRepoFixture Fixture;
 
 /* The checksum of @path in @commit: its content object, or for a directory its dirtree. */
 static char *
@@ -169,7 +143,9 @@ int
 main(int argc, char **argv)
 {
 	testlib_init(&argc, &argv);
-#define ADD(path, func) g_test_add(path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+#define ADD(path, func)                                                                            \
+	g_test_add(path, Fixture, NULL, testlib_repo_fixture_setup, func,                          \
+		testlib_repo_fixture_teardown)
 	ADD("/complete/complete", test_complete);
 	ADD("/complete/changed-file", test_changed_file);
 	ADD("/complete/shared-file", test_shared_file);

@@ -12,32 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct {
-	char *tmpdir;
-	OstreeRepo *repo;
-	char *v1;
-	char *v2;
-} Fixture;
-
-static void
-fixture_setup(Fixture *f, gconstpointer data)
-{
-	g_autoptr(GError) error = NULL;
-
-	f->tmpdir = g_dir_make_tmp("superblock-XXXXXX", &error);
-	g_assert_no_error(error);
-	f->repo = testlib_make_repo(f->tmpdir, &f->v1, &f->v2);
-}
-
-static void
-fixture_teardown(Fixture *f, gconstpointer data)
-{
-	(void)ostick_rm_rf(f->tmpdir, NULL);
-	g_free(f->tmpdir);
-	g_clear_object(&f->repo);
-	g_free(f->v1);
-	g_free(f->v2);
-}
+typedef TestlibRepoFixture Fixture;
 
 static char *
 delta_dir(Fixture *f, const char *name, const char *from, const char *to, guint chunk_mb)
@@ -478,7 +453,9 @@ int
 main(int argc, char **argv)
 {
 	testlib_init(&argc, &argv);
-#define ADD(path, func) g_test_add(path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+#define ADD(path, func)                                                                            \
+	g_test_add(path, Fixture, NULL, testlib_repo_fixture_setup, func,                          \
+		testlib_repo_fixture_teardown)
 	ADD("/superblock/parse/delta", test_parse_delta);
 	ADD("/superblock/parse/scratch", test_parse_scratch);
 	ADD("/superblock/parse/truncated", test_parse_truncated);

@@ -178,6 +178,26 @@ testlib_make_repo(const char *dir, char **out_v1, char **out_v2)
 }
 
 void
+testlib_repo_fixture_setup(TestlibRepoFixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+
+	f->tmpdir = g_dir_make_tmp("repo-XXXXXX", &error);
+	g_assert_no_error(error);
+	f->repo = testlib_make_repo(f->tmpdir, &f->v1, &f->v2);
+}
+
+void
+testlib_repo_fixture_teardown(TestlibRepoFixture *f, gconstpointer data)
+{
+	(void)ostick_rm_rf(f->tmpdir, NULL);
+	g_free(f->tmpdir);
+	g_clear_object(&f->repo);
+	g_free(f->v1);
+	g_free(f->v2);
+}
+
+void
 testlib_generate_delta(
 	OstreeRepo *repo, const char *from, const char *to, const char *dir, guint max_chunk_mb)
 {

@@ -28,6 +28,16 @@ GBytes *testlib_read_file(const char *path);
  * v1, then v2 (some files changed, one added, one removed). Checksums out. (transfer full) */
 OstreeRepo *testlib_make_repo(const char *dir, char **out_v1, char **out_v2);
 
+/* A GTest fixture: a temporary directory holding testlib_make_repo()'s repo, removed after. */
+typedef struct {
+	char *tmpdir;
+	OstreeRepo *repo;
+	char *v1;
+	char *v2;
+} TestlibRepoFixture;
+void testlib_repo_fixture_setup(TestlibRepoFixture *f, gconstpointer data);
+void testlib_repo_fixture_teardown(TestlibRepoFixture *f, gconstpointer data);
+
 /* Generates the delta @from (NULL: scratch) -> @to with separate parts into @dir (created),
  * as the bundler does. */
 void testlib_generate_delta(
