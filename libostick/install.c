@@ -6,6 +6,7 @@
 #include "ostick-bundle-reader.h"
 #include "ostick-error.h"
 #include "policy.h"
+#include "prefetch.h"
 #include "state.h"
 
 #include <string.h>
@@ -191,10 +192,14 @@ apply_and_deploy(Run *run, const OstickSuperblock *sb, GError **error)
 	g_autofree char *old_commit = NULL;
 	g_autoptr(GError) cleanup_error = NULL, ref_error = NULL;
 	g_autoptr(GHashTable) roots = NULL;
+	g_autoptr(OstickPrefetch) prefetch = NULL;
 	gboolean applied;
 
 	if (!ostree_repo_resolve_rev(run->device->repo, m->ref, TRUE, &old_commit, error))
 		return FALSE;
+	/* The deploy's reads go to the storage now, beside the apply (prefetch.c). */
+	if (!run->options->no_deploy)
+		prefetch = ostick_prefetch_start_for_deploy(run->device);
 	emit_stage(run, OSTICK_STAGE_APPLY);
 	applied = ostick_apply_delta(
 		run->device->repo, run->reader, sb, &apply, run->cancellable, error);
