@@ -227,14 +227,13 @@ def run_measured(argv, logbase, env=None, staging_dev=None, timeout=3600):
         if staging_dev is not None:
             poller = StagingPoller(p.pid, staging_dev)
             poller.start()
-        deadline = t0 + timeout
-        while True:
-            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                os.kill(p.pid, signal.SIGKILL)
-            time.sleep(0.005)
+        # A blocking wait: the driver takes no CPU from the command while it runs.
+        killer = threading.Timer(timeout, os.kill, (p.pid, signal.SIGKILL))
+        killer.start()
+        try:
+            _, status, ru = os.wait4(p.pid, 0)
+        finally:
+            killer.cancel()
         t1 = time.monotonic()
         RES.children.discard(p.pid)
         p.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait again
@@ -516,26 +515,48 @@ def deployed_commit(mnt):
     return m.group(1) if m else None
 
 
-def run_install(ctx, case_name, case, variant, rep):
+# What only the instrumented run of a repetition measures (the pollers').
+DISK_KEYS = ("staging_bytes", "objects_in_flight_bytes", "disk_baseline_bytes",
+             "disk_peak_bytes", "disk_final_bytes", "above_final_bytes", "disk_samples")
+
+
+def install_once(ctx, case_name, case, variant, rep, instrumented):
     template = ctx["templates"][case_name]
     img = os.path.join(ctx["work"], "img", "run.img")
     sh(["cp", "--sparse=always", template, img])
     mnt = os.path.join(ctx["work"], "mnt", "run")
     dev = attach_and_mount(img, mnt)
     try:
-        return measure_install(ctx, case_name, case, variant, rep, mnt)
+        return measure_install(ctx, case_name, case, variant, rep, mnt, instrumented)
     finally:
         unmount_and_detach(mnt, dev)
         os.unlink(img)
 
 
-def measure_install(ctx, case_name, case, variant, rep, mnt):
+def run_install(ctx, case_name, case, variant, rep):
+    """A repetition is two installs on fresh copies of the template: a timed one that nothing
+    samples (time, CPU, peak RSS), then an instrumented one whose pollers sample the disk
+    (extra disk, df peak): their Python threads, every 10 ms, take CPU from the install on a
+    small machine, more from the one that uses both cores."""
+    res = install_once(ctx, case_name, case, variant, rep, instrumented=False)
+    if res["exit"] != 0:
+        return res
+    probe = install_once(ctx, case_name, case, variant, rep, instrumented=True)
+    for key in DISK_KEYS:
+        res[key] = probe.get(key)
+    res["instrumented"] = {k: probe.get(k) for k in ("exit", "time_s", "cpu_s", "rss_kib")}
+    if probe["exit"] != 0:
+        res["exit"], res["error"] = probe["exit"], probe.get("error")
+    return res
+
+
+def measure_install(ctx, case_name, case, variant, rep, mnt, instrumented):
     repo_tmp = mnt + "/ostree/repo/tmp"
     # libostree decodes xz parts into $TMPDIR: on the device's filesystem, for both (ostick-apply
     # points it at the repo's tmp itself).
     env = {"TMPDIR": repo_tmp}
     dev = os.stat(mnt).st_dev
-    label = variant.replace("/", "-")
+    label = variant.replace("/", "-") + ("-probe" if instrumented else "")
     if variant == "stock":
         delta = create_output(ctx, case_name, "stock")
         cmds = stock_install_cmds(mnt, delta, case["to"])
@@ -548,19 +569,17 @@ def measure_install(ctx, case_name, case, variant, rep, mnt):
     settle(ctx["drop_caches"])
     warm(inputs)
     load = os.getloadavg()
-    disk = DiskPoller(mnt)
-    disk.start()
+    disk = DiskPoller(mnt) if instrumented else None
+    if disk:
+        disk.start()
     steps = []
     for step, argv in cmds:
         logbase = os.path.join(ctx["logs"], "install-%s-%s-%d-%s" % (case_name, label, rep, step))
-        r = run_measured(argv, logbase, env=env, staging_dev=dev)
+        r = run_measured(argv, logbase, env=env, staging_dev=dev if instrumented else None)
         r["step"] = step
         steps.append(r)
         if r["exit"] != 0:
             break
-    disk.finish()
-    os.sync()
-    final = used_bytes(mnt)
     res = {
         "loadavg": load,
         "steps": steps,
@@ -568,16 +587,23 @@ def measure_install(ctx, case_name, case, variant, rep, mnt):
         "time_s": sum(s["time_s"] for s in steps),
         "cpu_s": sum(s["cpu_s"] for s in steps),
         "rss_kib": max(s["rss_kib"] for s in steps),
-        "staging_bytes": max(s["staging_bytes"] or 0 for s in steps),
-        "objects_in_flight_bytes": max(s["objects_in_flight_bytes"] or 0 for s in steps),
-        "disk_baseline_bytes": disk.baseline,
-        "disk_peak_bytes": disk.peak,
-        "disk_final_bytes": final,
-        # Used at the peak and not kept at the end: a lower bound of the transient use (what
-        # is written after the peak moment but kept hides some of it); staging_bytes measures it.
-        "above_final_bytes": max(0, disk.peak - final),
-        "disk_samples": disk.samples,
     }
+    if disk:
+        disk.finish()
+        os.sync()
+        final = used_bytes(mnt)
+        res.update({
+            "staging_bytes": max(s["staging_bytes"] or 0 for s in steps),
+            "objects_in_flight_bytes": max(s["objects_in_flight_bytes"] or 0 for s in steps),
+            "disk_baseline_bytes": disk.baseline,
+            "disk_peak_bytes": disk.peak,
+            "disk_final_bytes": final,
+            # Used at the peak and not kept at the end: a lower bound of the transient use
+            # (what is written after the peak moment but kept hides some of it); staging_bytes
+            # measures it.
+            "above_final_bytes": max(0, disk.peak - final),
+            "disk_samples": disk.samples,
+        })
     if res["exit"] != 0:
         res["error"] = tail(steps[-1]["log"] + ".err")
         log("install %s %s rep %d FAILED (exit %d): %s" % (case_name, variant, rep, res["exit"],
@@ -591,9 +617,12 @@ def measure_install(ctx, case_name, case, variant, rep, mnt):
         return res
     if variant != "stock":
         res["self_reported"] = ostick_result_line(steps[0]["log"] + ".out")
-    log("install %-8s %-18s rep %d: %6.1f s, %4.0f MiB RSS, %.1f MiB peak staging" % (
-        case_name, variant, rep, res["time_s"], res["rss_kib"] / 1024,
-        res["staging_bytes"] / MIB))
+    if instrumented:
+        log("install %-8s %-18s rep %d (instrumented): %6.2f s, %.1f MiB peak staging" % (
+            case_name, variant, rep, res["time_s"], res["staging_bytes"] / MIB))
+    else:
+        log("install %-8s %-18s rep %d: %6.2f s, %4.0f MiB RSS" % (
+            case_name, variant, rep, res["time_s"], res["rss_kib"] / 1024))
     return res
 
 
