@@ -145,11 +145,28 @@ inline_payload_max(void)
 	return value;
 }
 
-/* Whether @part goes to libostree streamed rather than inline. */
+/* Whether @part goes to libostree streamed rather than inline: its payload is over the limit.
+ * An ostree-xz part's payload length is known only once decoded: its header's uncompressed
+ * size (the objects') stands for it, and a payload that still outgrows the limit is streamed
+ * after all (apply_xz_part()). */
 static gboolean
 is_streamed(const OstickMember *part)
 {
-	return ostick_encoding_is_zstd(part->encoding) && part->payload_size > inline_payload_max();
+	if (ostick_encoding_is_zstd(part->encoding))
+		return part->payload_size > inline_payload_max();
+	return part->decoded_size > inline_payload_max();
+}
+
+/* The most a part's payload can be: zstd's is signed; ostree-xz's is bounded (FORMAT.md §5.4). */
+static guint64
+payload_bound(const OstickSuperblock *sb, guint index, const OstickMember *part)
+{
+	OstickDeltaPartInfo info;
+
+	if (ostick_encoding_is_zstd(part->encoding))
+		return part->payload_size;
+	ostick_superblock_get_part(sb, index, &info);
+	return ostick_xz_payload_bound(part->decoded_size, info.n_objects);
 }
 
 /* The file a part decoded by ostick waits in for libostree: in memory (a memfd) if it is at
@@ -189,8 +206,10 @@ stage_member(int tmp_dfd, OstickBundleReader *reader, guint index, PartSink *sin
 
 typedef struct {
 	int fd;
-	int member_fd; /* its blocks are freed as the decoder reads them */
+	int member_fd; /* its blocks are freed as the decoder reads them; -1: kept whole */
 	guint64 released;
+	guint64 written;
+	guint64 limit; /* more is G_IO_ERROR_MESSAGE_TOO_LARGE */
 } DecodeSink;
 
 static gboolean
@@ -198,7 +217,13 @@ write_decoded(const guint8 *data, gsize len, gpointer user_data, GError **error)
 {
 	DecodeSink *out = user_data;
 
-	ostick_release_consumed(out->member_fd, &out->released);
+	if (out->written + len > out->limit)
+		return g_set_error(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+			       "the payload is over the inline limit"),
+		       FALSE;
+	out->written += len;
+	if (out->member_fd >= 0)
+		ostick_release_consumed(out->member_fd, &out->released);
 	return ostick_write_all(out->fd, data, len, error);
 }
 
@@ -234,24 +259,20 @@ note_inline_staging(PartSink *sink, int fd, gboolean on_disk, int member_fd)
 /* ostree-xz (FORMAT.md §5.4): decoded by ostick, not libostree, so that the output is bounded
  * (libostree decodes a stream whole, whatever it holds) and goes to the repo's filesystem, not
  * $TMPDIR. The payload length is known only at the end: the inline part's prefix does not
- * depend on it (the superblock's offsets come after the value), and is checked again. */
+ * depend on it (the superblock's offsets come after the value), and is checked again. In
+ * memory (@on_disk FALSE), a payload over the inline limit stops the decoder with
+ * G_IO_ERROR_MESSAGE_TOO_LARGE, and the member stays whole for streaming it instead. */
 static gboolean
-stage_xz_part(int fd, gboolean on_disk, int tmp_dfd, OstickBundleReader *reader,
-	const OstickSuperblock *sb, guint index, PartSink *sink, GError **error)
+stage_xz_part(int fd, gboolean on_disk, int member_fd, const OstickSuperblock *sb, guint index,
+	const OstickMember *part, PartSink *sink, GError **error)
 {
-	const OstickMember *part = &ostick_bundle_reader_get_manifest(reader)->parts[index];
-	g_auto(OstickFd) member_fd = stage_member(tmp_dfd, reader, index, sink, error);
-	OstickDeltaPartInfo info;
 	g_autoptr(GBytes) prefix = NULL;
 	g_autoptr(GBytes) final_prefix = NULL;
 	g_autoptr(GBytes) suffix = NULL;
-	DecodeSink out = {fd, member_fd, 0};
-	guint64 bound, payload_size = 0;
+	DecodeSink out = {
+		fd, on_disk ? member_fd : -1, 0, 0, on_disk ? G_MAXUINT64 : inline_payload_max()};
+	guint64 bound = payload_bound(sb, index, part), payload_size = 0;
 
-	if (member_fd < 0)
-		return FALSE;
-	ostick_superblock_get_part(sb, index, &info);
-	bound = ostick_xz_payload_bound(part->decoded_size, info.n_objects);
 	ostick_superblock_layout_single_part(sb, index, 1 + bound, &prefix, &suffix);
 	if (!write_bytes(fd, prefix, error) ||
 		!ostick_write_all(fd, OSTICK_DELTA_PART_UNCOMPRESSED, 1, error) ||
@@ -268,7 +289,8 @@ stage_xz_part(int fd, gboolean on_disk, int tmp_dfd, OstickBundleReader *reader,
 }
 
 /*
- * Large zstd (FORMAT.md §5.5) parts reach libostree as a stream, never mapped whole by ostick:
+ * Large parts (FORMAT.md §5.7: zstd ones, and ostree-xz ones whose payload outgrows the inline
+ * limit) reach libostree as a stream, never mapped whole by ostick:
  * the uncompressed inline form costs the part twice in memory (libostree maps the superblock,
  * and GLib copies the misaligned payload out of it). libostree reads a separate part file
  * through a stream when it is xz, and keeps only its decoded copy, in a file it maps. So the
@@ -287,6 +309,12 @@ typedef struct {
 	int fd; /* the second: the pipe */
 } StreamSink;
 
+typedef struct {
+	OstickXzStoredWriter *xz;
+	int member_fd; /* ostree-xz's blocks freed as they are decoded; -1: kept (or zstd's own) */
+	guint64 released;
+} StoredSink;
+
 static gboolean
 stream_out(const guint8 *data, gsize len, gpointer user_data, GError **error)
 {
@@ -302,27 +330,40 @@ stream_out(const guint8 *data, gsize len, gpointer user_data, GError **error)
 static gboolean
 stream_into_xz(const guint8 *data, gsize len, gpointer user_data, GError **error)
 {
-	return ostick_xz_stored_writer_write(user_data, data, len, error);
+	StoredSink *stored = user_data;
+
+	if (stored->member_fd >= 0)
+		ostick_release_consumed(stored->member_fd, &stored->released);
+	return ostick_xz_stored_writer_write(stored->xz, data, len, error);
 }
 
-/* The part file libostree reads, made from the staged member: 'x', then the stored xz stream. */
+/* The part file libostree reads, made from the staged member: 'x', then the stored xz stream.
+ * The payload is decoded within @bound (payload_bound()). */
 static gboolean
-stream_part(int member_fd, const OstickMember *part, gboolean release_member, StreamSink *out,
-	guint64 *out_size, GCancellable *cancellable, GError **error)
+stream_part(int member_fd, const OstickMember *part, guint64 bound, gboolean release_member,
+	StreamSink *out, guint64 *out_size, GCancellable *cancellable, GError **error)
 {
 	g_autoptr(OstickXzStoredWriter) xz = NULL;
+	gboolean zstd = ostick_encoding_is_zstd(part->encoding);
+	StoredSink stored = {NULL, release_member && !zstd ? member_fd : -1, 0};
 	guint64 xz_size = 0;
+	gboolean ok;
 
 	if (lseek(member_fd, 0, SEEK_SET) < 0)
 		return ostick_throw_errno(error, "rewinding the staged part");
 	if (!stream_out(OSTICK_DELTA_PART_XZ, 1, out, error))
 		return FALSE;
-	xz = ostick_xz_stored_writer_new(stream_out, out, error);
-	if (xz == NULL ||
-		!ostick_zstd_decode(member_fd, part->payload_size,
+	xz = stored.xz = ostick_xz_stored_writer_new(stream_out, out, error);
+	if (xz == NULL)
+		return FALSE;
+	if (zstd)
+		ok = ostick_zstd_decode(member_fd, bound,
 			ostick_encoding_has_x86_branches(part->encoding), release_member,
-			stream_into_xz, xz, cancellable, error) ||
-		!ostick_xz_stored_writer_finish(xz, &xz_size, error))
+			stream_into_xz, &stored, cancellable, error);
+	else
+		ok = ostick_xz_decode_part(
+			member_fd, bound, stream_into_xz, &stored, NULL, cancellable, error);
+	if (!ok || !ostick_xz_stored_writer_finish(xz, &xz_size, error))
 		return FALSE;
 	*out_size = 1 + xz_size;
 	return TRUE;
@@ -331,6 +372,7 @@ stream_part(int member_fd, const OstickMember *part, gboolean release_member, St
 typedef struct {
 	int member_fd;
 	const OstickMember *part;
+	guint64 bound;
 	int pipe_fd; /* the write end, closed when done */
 	GCancellable *cancellable;
 	GError *error;
@@ -348,8 +390,8 @@ feed_pipe(gpointer data)
 	sigemptyset(&pipe_signal);
 	sigaddset(&pipe_signal, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_signal, NULL);
-	(void)stream_part(feeder->member_fd, feeder->part, TRUE, &out, &size, feeder->cancellable,
-		&feeder->error);
+	(void)stream_part(feeder->member_fd, feeder->part, feeder->bound, TRUE, &out, &size,
+		feeder->cancellable, &feeder->error);
 	ostick_fd_close(feeder->pipe_fd);
 	feeder->pipe_fd = -1;
 	return NULL;
@@ -418,7 +460,7 @@ apply_zstd_inline(OstreeRepo *repo, int tmp_dfd, const OstickSuperblock *sb, gui
 }
 
 static gboolean
-apply_zstd_streamed(OstreeRepo *repo, int tmp_dfd, const OstickSuperblock *sb, guint index,
+apply_streamed(OstreeRepo *repo, int tmp_dfd, const OstickSuperblock *sb, guint index,
 	const OstickMember *part, int member_fd, PartSink *sink, GError **error)
 {
 	g_autoptr(EVP_MD_CTX) sha256 = ostick_sha256_new();
@@ -426,11 +468,12 @@ apply_zstd_streamed(OstreeRepo *repo, int tmp_dfd, const OstickSuperblock *sb, g
 	guint8 checksum[OSTICK_SHA256_LEN];
 	g_auto(OstickFd) read_fd = -1;
 	g_auto(OstickFd) sb_fd = -1;
-	Feeder feeder = {member_fd, part, -1, sink->cancellable, NULL};
+	guint64 bound = payload_bound(sb, index, part);
+	Feeder feeder = {member_fd, part, bound, -1, sink->cancellable, NULL};
 	guint64 size = 0;
 	int fds[2];
 
-	if (!stream_part(member_fd, part, FALSE, &digest, &size, sink->cancellable, error))
+	if (!stream_part(member_fd, part, bound, FALSE, &digest, &size, sink->cancellable, error))
 		return g_prefix_error(error, "part %u: ", index), classify_error(error);
 	ostick_sha256_finish(sha256, checksum);
 	if (pipe2(fds, O_CLOEXEC) < 0)
@@ -444,52 +487,52 @@ apply_zstd_streamed(OstreeRepo *repo, int tmp_dfd, const OstickSuperblock *sb, g
 		return FALSE;
 	}
 	/* libostree's decoded copy, in $TMPDIR (point_tmpdir()), and what is left of the member. */
-	note_peak_staging(sink, sink->streamed_in_memory ? 0 : part->payload_size, member_fd);
+	note_peak_staging(sink, sink->streamed_in_memory ? 0 : size, member_fd);
 	return execute_streamed(repo, sb_fd, &read_fd, &feeder, index, sink->cancellable, error);
 }
 
-/* zstd and zstd-x86 (FORMAT.md §5.5, §5.8): no decoder may see a byte before its hash matched,
- * so the member is staged on its own first, then decoded (at most its signed payload-size). */
+/* A payload over the inline limit in memory (stage_xz_part()) is streamed instead. */
 static gboolean
-apply_zstd_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader,
-	const OstickSuperblock *sb, guint index, PartSink *sink, GError **error)
+apply_xz_part(OstreeRepo *repo, int tmp_dfd, const OstickSuperblock *sb, guint index,
+	const OstickMember *part, int member_fd, PartSink *sink, GError **error)
 {
-	const OstickMember *part = &ostick_bundle_reader_get_manifest(reader)->parts[index];
-	g_auto(OstickFd) member_fd = stage_member(tmp_dfd, reader, index, sink, error);
-
-	if (member_fd < 0)
-		return classify_error(error);
-	if (!is_streamed(part))
-		return apply_zstd_inline(repo, tmp_dfd, sb, index, part, member_fd, sink, error);
-	return apply_zstd_streamed(repo, tmp_dfd, sb, index, part, member_fd, sink, error);
-}
-
-static gboolean
-apply_xz_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader, const OstickSuperblock *sb,
-	guint index, PartSink *sink, GError **error)
-{
-	const OstickMember *part = &ostick_bundle_reader_get_manifest(reader)->parts[index];
+	g_autoptr(GError) local_error = NULL;
 	gboolean on_disk = FALSE;
 	g_auto(OstickFd) fd = open_decoded_staging(tmp_dfd, part->decoded_size, &on_disk, error);
 
 	if (fd < 0)
 		return FALSE;
-	if (!stage_xz_part(fd, on_disk, tmp_dfd, reader, sb, index, sink, error))
-		return classify_error(error);
+	if (!stage_xz_part(fd, on_disk, member_fd, sb, index, part, sink, &local_error)) {
+		if (on_disk ||
+			!g_error_matches(local_error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE))
+			return g_propagate_error(error, g_steal_pointer(&local_error)),
+			       classify_error(error);
+		ostick_fd_close(ostick_steal_fd(&fd));
+		return apply_streamed(repo, tmp_dfd, sb, index, part, member_fd, sink, error);
+	}
 	/* Only now, hash verified and decoded, may libostree see the bytes. */
 	return execute_staged(repo, fd, index, sink->cancellable, error);
 }
 
+/* No decoder may see a byte before its hash matched, so the member is staged on its own first,
+ * then decoded: zstd and zstd-x86 (FORMAT.md §5.5, §5.8) at most to their signed payload-size,
+ * ostree-xz (§5.4) within its bound. */
 static gboolean
 apply_part(OstreeRepo *repo, int tmp_dfd, OstickBundleReader *reader, const OstickSuperblock *sb,
 	guint index, PartSink *sink, GError **error)
 {
 	const OstickMember *part = &ostick_bundle_reader_get_manifest(reader)->parts[index];
+	g_auto(OstickFd) member_fd = -1;
 
 	sink->state.parts_done = index;
+	member_fd = stage_member(tmp_dfd, reader, index, sink, error);
+	if (member_fd < 0)
+		return classify_error(error);
+	if (is_streamed(part))
+		return apply_streamed(repo, tmp_dfd, sb, index, part, member_fd, sink, error);
 	if (ostick_encoding_is_zstd(part->encoding))
-		return apply_zstd_part(repo, tmp_dfd, reader, sb, index, sink, error);
-	return apply_xz_part(repo, tmp_dfd, reader, sb, index, sink, error);
+		return apply_zstd_inline(repo, tmp_dfd, sb, index, part, member_fd, sink, error);
+	return apply_xz_part(repo, tmp_dfd, sb, index, part, member_fd, sink, error);
 }
 
 static gboolean
@@ -543,15 +586,15 @@ apply_all(OstreeRepo *repo, OstickBundleReader *reader, const OstickSuperblock *
 	return TRUE;
 }
 
-/* The largest payload of the parts that will be streamed. */
+/* The largest payload of the parts that will be streamed, at most. */
 static guint64
-largest_streamed_payload(const OstickManifest *manifest)
+largest_streamed_payload(const OstickManifest *manifest, const OstickSuperblock *sb)
 {
 	guint64 largest = 0;
 
 	for (guint i = 0; i < manifest->n_parts; i++)
 		if (is_streamed(&manifest->parts[i]))
-			largest = MAX(largest, manifest->parts[i].payload_size);
+			largest = MAX(largest, payload_bound(sb, i, &manifest->parts[i]));
 	return largest;
 }
 
@@ -560,9 +603,9 @@ largest_streamed_payload(const OstickManifest *manifest)
  * part runs wherever the file is, and counted in RSS alike; a tmpfs only makes it
  * unreclaimable, which the bound keeps small), and the tmpfs has room for it. */
 static gboolean
-streamed_copies_fit_in_memory(const OstickManifest *manifest)
+streamed_copies_fit_in_memory(const OstickManifest *manifest, const OstickSuperblock *sb)
 {
-	guint64 largest = largest_streamed_payload(manifest);
+	guint64 largest = largest_streamed_payload(manifest, sb);
 	struct statfs fs;
 
 	if (largest == 0 || largest > 2 * inline_payload_max())
@@ -578,11 +621,11 @@ streamed_copies_fit_in_memory(const OstickManifest *manifest)
  * other stays on the repo's filesystem, where the space check counted it. Returns whether
  * they go to the tmpfs. */
 static gboolean
-point_tmpdir(OstreeRepo *repo, const OstickManifest *manifest)
+point_tmpdir(OstreeRepo *repo, const OstickManifest *manifest, const OstickSuperblock *sb)
 {
 	g_autofree char *repo_path = g_file_get_path(ostree_repo_get_path(repo));
 	g_autofree char *tmp = g_build_filename(repo_path, "tmp", NULL);
-	gboolean in_memory = streamed_copies_fit_in_memory(manifest);
+	gboolean in_memory = streamed_copies_fit_in_memory(manifest, sb);
 
 	g_setenv("TMPDIR", in_memory ? MEMORY_TMPDIR : tmp, TRUE);
 	return in_memory;
@@ -624,7 +667,7 @@ ostick_apply_delta(OstreeRepo *repo, OstickBundleReader *reader, const OstickSup
 	const char *target = manifest->target;
 
 	g_autoptr(GHashTable) staging_before = ostick_staging_list(repo);
-	gboolean streamed_in_memory = point_tmpdir(repo, manifest);
+	gboolean streamed_in_memory = point_tmpdir(repo, manifest, superblock);
 
 	options->added_objects = NULL;
 	if (!ostree_repo_prepare_transaction(repo, NULL, cancellable, error))

@@ -192,6 +192,30 @@ for n in v1 v2 v3-multi; do
 done
 compare "3.0 through ostree-xz parts" "$AX" "$S" "$V3"
 
+# Device Y: the same twins streamed (FORMAT.md §5.7): every part (OSTICK_INLINE_PART_MAX=0),
+# then with the limit at the 2.0 delta's largest part's uncompressed size, which its payload
+# (modes, opcodes) outgrows once decoded: the inline attempt stops and streams it instead.
+SRY=$TEST_TMP/sysroot-xz-streamed
+make_sysroot "$SRY" uboot 256
+AY=$SRY/ostree/repo
+check_exit 0 "ostick: install the ostree-xz v1, every part streamed" \
+	env OSTICK_INLINE_PART_MAX=0 "$APPLY" install $(apply_args "$SRY" "$K") "$B/xz/v1.ostick"
+V2_DECODED=$("$BUNDLE" inspect --json "$B/xz/v2.ostick" | python3 -c "import json, sys
+print(max(m['decoded_size'] for m in json.load(sys.stdin)['members'] if m['name'] != 'delta/superblock'))")
+check_exit 0 "ostick: install the ostree-xz v2 with the limit at its part's size ($V2_DECODED)" \
+	env OSTICK_INLINE_PART_MAX="$V2_DECODED" "$APPLY" install $(apply_args "$SRY" "$K") \
+	--progress=json "$B/xz/v2.ostick"
+PEAK=$(python3 -c "import json, sys
+print([json.loads(l) for l in open(sys.argv[1]) if '\"result\"' in l][-1]['peak_staging_bytes'])" \
+	"$TEST_TMP/stdout")
+check "... streamed after all: libostree's copy on disk, over the part's size ($PEAK bytes)" \
+	test "$PEAK" -gt "$V2_DECODED"
+check_exit 0 "ostick: install the ostree-xz v3-multi, every part streamed" \
+	env OSTICK_INLINE_PART_MAX=0 "$APPLY" install $(apply_args "$SRY" "$K") \
+	"$B/xz/v3-multi.ostick"
+compare "3.0 through streamed ostree-xz parts" "$AY" "$S" "$V3"
+check "... the repo passes ostree fsck" ostree --repo="$AY" fsck
+
 check "ostick's repos pass ostree fsck" ostree --repo="$A" fsck
 check "... (the fresh device's too)" ostree --repo="$A2" fsck
 check "... (the ostree-xz device's too)" ostree --repo="$AX" fsck
