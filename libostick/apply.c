@@ -586,15 +586,19 @@ apply_all(OstreeRepo *repo, OstickBundleReader *reader, const OstickSuperblock *
 	return TRUE;
 }
 
-/* The largest payload of the parts that will be streamed, at most. */
+/* The largest payload of the parts that may be streamed, at most: those is_streamed() says,
+ * and the ostree-xz ones whose bound allows a payload over the limit (apply_xz_part()). */
 static guint64
 largest_streamed_payload(const OstickManifest *manifest, const OstickSuperblock *sb)
 {
 	guint64 largest = 0;
 
-	for (guint i = 0; i < manifest->n_parts; i++)
-		if (is_streamed(&manifest->parts[i]))
-			largest = MAX(largest, payload_bound(sb, i, &manifest->parts[i]));
+	for (guint i = 0; i < manifest->n_parts; i++) {
+		guint64 bound = payload_bound(sb, i, &manifest->parts[i]);
+
+		if (is_streamed(&manifest->parts[i]) || bound > inline_payload_max())
+			largest = MAX(largest, bound);
+	}
 	return largest;
 }
 

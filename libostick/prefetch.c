@@ -7,7 +7,8 @@
  * with posix_fadvise(WILLNEED) as soon as the install starts: the storage reads them in the
  * background while the apply runs on the other core, and the deploy finds them in the page
  * cache (bench/README.md has what that saves). The thread reads ahead only; it writes nothing,
- * and calls no libostree function, so the repo and sysroot objects stay the main thread's.
+ * and calls no libostree function, so the repo and sysroot objects stay the main thread's. Nor
+ * does it call anything that reads the environment: the apply sets TMPDIR while it runs.
  */
 #include "prefetch.h"
 
@@ -40,11 +41,14 @@ stopped(OstickPrefetch *p)
 	return g_atomic_int_get(&p->stop) || p->bytes >= PREFETCH_MAX_BYTES;
 }
 
-/* Asks for the whole of regular file @name in @dfd. */
+/* Asks for the whole of regular file @name in @dfd. O_NONBLOCK: a FIFO someone left in /etc
+ * must not hold the thread in open() (the install waits for it at the end); nothing but a
+ * regular file is kept open past the fstat(). */
 static void
 advise_at(OstickPrefetch *p, int dfd, const char *name)
 {
-	g_auto(OstickFd) fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	g_auto(OstickFd) fd =
+		openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
 
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
@@ -55,23 +59,44 @@ advise_at(OstickPrefetch *p, int dfd, const char *name)
 	p->bytes += (guint64)st.st_size;
 }
 
-static gboolean
-is_dir_entry(int dfd, const struct dirent *entry)
+/* The entry's type, from readdir or, where the filesystem does not say, from fstatat(). */
+static unsigned char
+entry_type(int dfd, const struct dirent *entry)
 {
 	struct stat st;
 
 	if (entry->d_type != DT_UNKNOWN)
-		return entry->d_type == DT_DIR;
-	return fstatat(dfd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+		return entry->d_type;
+	if (fstatat(dfd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return DT_UNKNOWN;
+	return S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
 }
 
 typedef gboolean (*NameFilter)(const char *name);
 
 /* Every regular file in directory @path of @parent_dfd whose name @want takes, and with
  * @depth > 0 the same in its subdirectories, down to @depth levels. */
+static void advise_dir(
+	OstickPrefetch *p, int parent_dfd, const char *path, NameFilter want, guint depth);
+
+static void
+advise_entry(OstickPrefetch *p, int dfd, const struct dirent *entry, NameFilter want, guint depth)
+{
+	unsigned char type;
+
+	if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+		return;
+	type = entry_type(dfd, entry);
+	if (type == DT_DIR && depth > 0)
+		advise_dir(p, dfd, entry->d_name, want, depth - 1);
+	else if (type == DT_REG && want(entry->d_name))
+		advise_at(p, dfd, entry->d_name);
+}
+
 static void
 advise_dir(OstickPrefetch *p, int parent_dfd, const char *path, NameFilter want, guint depth)
 {
+	/* A plain int: fdopendir() takes it over, and closedir() closes it. */
 	int dfd = openat(parent_dfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	g_autoptr(OstickDir) dir = dfd < 0 ? NULL : fdopendir(dfd);
 	struct dirent *entry;
@@ -80,16 +105,8 @@ advise_dir(OstickPrefetch *p, int parent_dfd, const char *path, NameFilter want,
 		ostick_fd_close(dfd);
 		return;
 	}
-	while (!stopped(p) && (entry = readdir(dir)) != NULL) {
-		if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
-			continue;
-		if (is_dir_entry(dfd, entry)) {
-			if (depth > 0)
-				advise_dir(p, dfd, entry->d_name, want, depth - 1);
-		} else if (want(entry->d_name)) {
-			advise_at(p, dfd, entry->d_name);
-		}
-	}
+	while (!stopped(p) && (entry = readdir(dir)) != NULL)
+		advise_entry(p, dfd, entry, want, depth);
 }
 
 static gboolean

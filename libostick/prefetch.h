@@ -12,11 +12,12 @@ typedef struct OstickPrefetch OstickPrefetch;
 /* Starts a thread that reads ahead (posix_fadvise WILLNEED), without waiting for the reads:
  * the metadata objects (.dirtree, .dirmeta) of the repo at @repo_dfd, and below the deployment
  * directory @deployment_dfd the kernel and initramfs (usr/lib/modules/<version>/) and the
- * configuration the /etc merge compares (etc/, usr/etc/). Both fds are duplicated; the thread
- * calls no libostree function. NULL if no thread could be started. */
+ * configuration the /etc merge compares (etc/, usr/etc/): regular files only, 64 MiB at most.
+ * Both fds are duplicated; the thread calls no libostree function. NULL if no thread could be
+ * started. (transfer full) */
 OstickPrefetch *ostick_prefetch_start(int repo_dfd, int deployment_dfd);
 
-/* The same for @device's repo and its merge deployment: NULL if it has none. */
+/* The same for @device's repo and its merge deployment: NULL if it has none. (transfer full) */
 OstickPrefetch *ostick_prefetch_start_for_deploy(OstickDevice *device);
 
 /* Waits for the thread to be done with everything; returns the number of files it read ahead. */
