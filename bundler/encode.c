@@ -34,7 +34,7 @@ decode_xz_part(const char *xz_path, OstickChunkFunc sink, gpointer user_data,
 		return ostick_throw_errno(error, "%s", xz_path);
 	/* libostree's own part: no bound beyond the 16 GiB of FORMAT.md. */
 	if (!ostick_xz_decode_part(
-		    in, OSTICK_PART_MAX_SIZE, sink, user_data, NULL, cancellable, error))
+		    in, OSTICK_PART_MAX_SIZE, FALSE, sink, user_data, NULL, cancellable, error))
 		return g_prefix_error(error, "%s: ", xz_path), FALSE;
 	return TRUE;
 }

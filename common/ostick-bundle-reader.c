@@ -461,31 +461,22 @@ stage_chunk(const guint8 *data, gsize len, gpointer user_data, GError **error)
 	return ostick_write_all(staging->fd, data, len, error);
 }
 
-typedef struct {
-	int member_fd;
-	guint64 released;
-} DiscardSink;
-
 static gboolean
 discard(const guint8 *data, gsize len, gpointer user_data, GError **error)
 {
-	DiscardSink *d = user_data;
-
-	ostick_release_consumed(d->member_fd, &d->released);
 	return TRUE;
 }
 
 static gboolean
 decode_xz_to_nothing(OstickBundleReader *reader, guint index, int member_fd, GError **error)
 {
-	DiscardSink d = {member_fd, 0};
 	OstickDeltaPartInfo info;
 
 	ostick_superblock_get_part(reader->superblock, index, &info);
 	return ostick_xz_decode_part(member_fd,
 		ostick_xz_payload_bound(
 			reader->manifest->parts[index].decoded_size, info.n_objects),
-		discard, &d, NULL, reader->cancellable, error);
+		TRUE, discard, NULL, NULL, reader->cancellable, error);
 }
 
 gboolean

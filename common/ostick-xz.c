@@ -4,6 +4,7 @@
 
 #include "ostick-cleanup.h"
 #include "ostick-error.h"
+#include "ostick-file.h"
 #include "ostick-superblock.h"
 
 #include <lzma.h>
@@ -41,12 +42,12 @@ open_xz_stream(int fd, GError **error)
 }
 
 gboolean
-ostick_xz_decode_part(int fd, guint64 max_size, OstickChunkFunc sink, gpointer user_data,
-	guint64 *out_size, GCancellable *cancellable, GError **error)
+ostick_xz_decode_part(int fd, guint64 max_size, gboolean release_input, OstickChunkFunc sink,
+	gpointer user_data, guint64 *out_size, GCancellable *cancellable, GError **error)
 {
 	g_autoptr(OstickArchive) xz = open_xz_stream(fd, error);
 	g_autofree guint8 *buf = g_malloc(DECODE_CHUNK);
-	guint64 total = 0;
+	guint64 total = 0, released = 0;
 
 	if (xz == NULL)
 		return FALSE;
@@ -64,6 +65,8 @@ ostick_xz_decode_part(int fd, guint64 max_size, OstickChunkFunc sink, gpointer u
 				" bytes, larger than its decoded size allows (FORMAT.md 5.4)",
 				max_size);
 		total += (guint64)n;
+		if (release_input)
+			ostick_release_consumed(fd, &released);
 		if (g_cancellable_set_error_if_cancelled(cancellable, error) ||
 			!sink(buf, (gsize)n, user_data, error))
 			return FALSE;

@@ -17,9 +17,11 @@ guint64 ostick_xz_payload_bound(guint64 decoded_size, guint n_objects);
 /* Decodes the part read from @fd at its offset (compression byte 'x', then one xz stream) and
  * hands the payload to @sink in chunks. More than @max_size bytes of output, another
  * compression byte, or a stream that does not decode is OSTICK_ERROR_CORRUPT, found before more
- * than @max_size bytes reached @sink. @out_size (optional) gets the payload's length. */
-gboolean ostick_xz_decode_part(int fd, guint64 max_size, OstickChunkFunc sink, gpointer user_data,
-	guint64 *out_size, GCancellable *cancellable, GError **error);
+ * than @max_size bytes reached @sink. With @release_input, @fd's blocks are freed as they are
+ * read (ostick_release_consumed()). @out_size (optional) gets the payload's length. */
+gboolean ostick_xz_decode_part(int fd, guint64 max_size, gboolean release_input,
+	OstickChunkFunc sink, gpointer user_data, guint64 *out_size, GCancellable *cancellable,
+	GError **error);
 
 typedef struct _OstickXzStoredWriter OstickXzStoredWriter;
 

@@ -206,8 +206,6 @@ stage_member(int tmp_dfd, OstickBundleReader *reader, guint index, PartSink *sin
 
 typedef struct {
 	int fd;
-	int member_fd; /* its blocks are freed as the decoder reads them; -1: kept whole */
-	guint64 released;
 	guint64 written;
 	guint64 limit; /* more is G_IO_ERROR_MESSAGE_TOO_LARGE */
 } DecodeSink;
@@ -222,8 +220,6 @@ write_decoded(const guint8 *data, gsize len, gpointer user_data, GError **error)
 			       "the payload is over the inline limit"),
 		       FALSE;
 	out->written += len;
-	if (out->member_fd >= 0)
-		ostick_release_consumed(out->member_fd, &out->released);
 	return ostick_write_all(out->fd, data, len, error);
 }
 
@@ -269,15 +265,14 @@ stage_xz_part(int fd, gboolean on_disk, int member_fd, const OstickSuperblock *s
 	g_autoptr(GBytes) prefix = NULL;
 	g_autoptr(GBytes) final_prefix = NULL;
 	g_autoptr(GBytes) suffix = NULL;
-	DecodeSink out = {
-		fd, on_disk ? member_fd : -1, 0, 0, on_disk ? G_MAXUINT64 : inline_payload_max()};
+	DecodeSink out = {fd, 0, on_disk ? G_MAXUINT64 : inline_payload_max()};
 	guint64 bound = payload_bound(sb, index, part), payload_size = 0;
 
 	ostick_superblock_layout_single_part(sb, index, 1 + bound, &prefix, &suffix);
 	if (!write_bytes(fd, prefix, error) ||
 		!ostick_write_all(fd, OSTICK_DELTA_PART_UNCOMPRESSED, 1, error) ||
-		!ostick_xz_decode_part(member_fd, bound, write_decoded, &out, &payload_size,
-			sink->cancellable, error))
+		!ostick_xz_decode_part(member_fd, bound, on_disk, write_decoded, &out,
+			&payload_size, sink->cancellable, error))
 		return g_prefix_error(error, "part %u: ", index), FALSE;
 	g_clear_pointer(&suffix, g_bytes_unref);
 	ostick_superblock_layout_single_part(sb, index, 1 + payload_size, &final_prefix, &suffix);
@@ -309,12 +304,6 @@ typedef struct {
 	int fd; /* the second: the pipe */
 } StreamSink;
 
-typedef struct {
-	OstickXzStoredWriter *xz;
-	int member_fd; /* ostree-xz's blocks freed as they are decoded; -1: kept (or zstd's own) */
-	guint64 released;
-} StoredSink;
-
 static gboolean
 stream_out(const guint8 *data, gsize len, gpointer user_data, GError **error)
 {
@@ -330,11 +319,7 @@ stream_out(const guint8 *data, gsize len, gpointer user_data, GError **error)
 static gboolean
 stream_into_xz(const guint8 *data, gsize len, gpointer user_data, GError **error)
 {
-	StoredSink *stored = user_data;
-
-	if (stored->member_fd >= 0)
-		ostick_release_consumed(stored->member_fd, &stored->released);
-	return ostick_xz_stored_writer_write(stored->xz, data, len, error);
+	return ostick_xz_stored_writer_write(user_data, data, len, error);
 }
 
 /* The part file libostree reads, made from the staged member: 'x', then the stored xz stream.
@@ -344,8 +329,6 @@ stream_part(int member_fd, const OstickMember *part, guint64 bound, gboolean rel
 	StreamSink *out, guint64 *out_size, GCancellable *cancellable, GError **error)
 {
 	g_autoptr(OstickXzStoredWriter) xz = NULL;
-	gboolean zstd = ostick_encoding_is_zstd(part->encoding);
-	StoredSink stored = {NULL, release_member && !zstd ? member_fd : -1, 0};
 	guint64 xz_size = 0;
 	gboolean ok;
 
@@ -353,16 +336,16 @@ stream_part(int member_fd, const OstickMember *part, guint64 bound, gboolean rel
 		return ostick_throw_errno(error, "rewinding the staged part");
 	if (!stream_out(OSTICK_DELTA_PART_XZ, 1, out, error))
 		return FALSE;
-	xz = stored.xz = ostick_xz_stored_writer_new(stream_out, out, error);
+	xz = ostick_xz_stored_writer_new(stream_out, out, error);
 	if (xz == NULL)
 		return FALSE;
-	if (zstd)
+	if (ostick_encoding_is_zstd(part->encoding))
 		ok = ostick_zstd_decode(member_fd, bound,
 			ostick_encoding_has_x86_branches(part->encoding), release_member,
-			stream_into_xz, &stored, cancellable, error);
+			stream_into_xz, xz, cancellable, error);
 	else
-		ok = ostick_xz_decode_part(
-			member_fd, bound, stream_into_xz, &stored, NULL, cancellable, error);
+		ok = ostick_xz_decode_part(member_fd, bound, release_member, stream_into_xz, xz,
+			NULL, cancellable, error);
 	if (!ok || !ostick_xz_stored_writer_finish(xz, &xz_size, error))
 		return FALSE;
 	*out_size = 1 + xz_size;
@@ -586,8 +569,9 @@ apply_all(OstreeRepo *repo, OstickBundleReader *reader, const OstickSuperblock *
 	return TRUE;
 }
 
-/* The largest payload of the parts that may be streamed, at most: those is_streamed() says,
- * and the ostree-xz ones whose bound allows a payload over the limit (apply_xz_part()). */
+/* The largest payload of the parts that may be streamed, at most: those whose bound is over
+ * the limit. That covers is_streamed()'s (a zstd bound is the payload, an ostree-xz one is over
+ * the header's size) and the ostree-xz ones an inline attempt may stream (apply_xz_part()). */
 static guint64
 largest_streamed_payload(const OstickManifest *manifest, const OstickSuperblock *sb)
 {
@@ -596,7 +580,7 @@ largest_streamed_payload(const OstickManifest *manifest, const OstickSuperblock 
 	for (guint i = 0; i < manifest->n_parts; i++) {
 		guint64 bound = payload_bound(sb, i, &manifest->parts[i]);
 
-		if (is_streamed(&manifest->parts[i]) || bound > inline_payload_max())
+		if (bound > inline_payload_max())
 			largest = MAX(largest, bound);
 	}
 	return largest;

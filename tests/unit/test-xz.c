@@ -58,7 +58,7 @@ decode(GBytes *part, guint64 bound, GByteArray *out, guint64 *out_size, GError *
 {
 	g_auto(OstickFd) fd = testlib_fd_from_bytes(part);
 
-	return ostick_xz_decode_part(fd, bound, collect, out, out_size, NULL, error);
+	return ostick_xz_decode_part(fd, bound, FALSE, collect, out, out_size, NULL, error);
 }
 
 static void
@@ -282,6 +282,77 @@ test_release_consumed(void)
 	g_assert_cmpint(rmdir(dir), ==, 0);
 }
 
+/* @part in an anonymous file of its own in @dfd, at offset 0. */
+static int
+part_file(int dfd, GBytes *part)
+{
+	g_autoptr(GError) error = NULL;
+	int fd = ostick_open_anonymous_tmpfile(dfd, &error);
+
+	g_assert_no_error(error);
+	g_assert_true(
+		ostick_write_all(fd, g_bytes_get_data(part, NULL), g_bytes_get_size(part), &error));
+	g_assert_cmpint(fsync(fd), ==, 0);
+	g_assert_cmpint(lseek(fd, 0, SEEK_SET), ==, 0);
+	return fd;
+}
+
+/* Whether files in @dfd can have holes punched (FALLOC_FL_PUNCH_HOLE). */
+static gboolean
+can_punch_holes(int dfd)
+{
+	g_autoptr(GBytes) probe = make_payload(2 << 20);
+	g_auto(OstickFd) fd = part_file(dfd, probe);
+	guint64 released = 0;
+
+	g_assert_cmpint(lseek(fd, 0, SEEK_END), ==, 2 << 20);
+	ostick_release_consumed(fd, &released);
+	return released > 0;
+}
+
+/* With release_input, the part's blocks are freed as it is decoded; without, it stays whole. */
+static void
+test_release_input(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("ostick-test-xz.XXXXXX", NULL);
+	g_auto(OstickFd) dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	g_autoptr(GRand) rand = g_rand_new_with_seed(7);
+	guint8 *random = g_malloc(6 << 20);
+	g_autoptr(GBytes) payload = NULL;
+	g_autoptr(GBytes) part = NULL;
+
+	if (!can_punch_holes(dfd)) {
+		g_free(random);
+		g_test_skip("this filesystem cannot punch holes");
+		g_assert_cmpint(rmdir(dir), ==, 0);
+		return;
+	}
+	for (gsize i = 0; i < (6 << 20); i += 4)
+		*(guint32 *)(random + i) = g_rand_int(rand);
+	payload = g_bytes_new_take(random, 6 << 20);
+	part = make_part(payload, 'x');
+	for (int release = 0; release <= 1; release++) {
+		g_auto(OstickFd) fd = part_file(dfd, part);
+		g_autoptr(GByteArray) out = g_byte_array_new();
+		g_autoptr(GBytes) decoded = NULL;
+		g_autoptr(GError) error = NULL;
+		struct stat before, after;
+
+		g_assert_cmpint(fstat(fd, &before), ==, 0);
+		g_assert_true(ostick_xz_decode_part(
+			fd, 6 << 20, release, collect, out, NULL, NULL, &error));
+		g_assert_no_error(error);
+		decoded = g_byte_array_free_to_bytes(g_steal_pointer(&out));
+		g_assert_true(g_bytes_equal(payload, decoded));
+		g_assert_cmpint(fstat(fd, &after), ==, 0);
+		if (release) /* all but the last, partial, release step of 1 MiB */
+			g_assert_cmpint((before.st_blocks - after.st_blocks) * 512, >=, 5 << 20);
+		else
+			g_assert_cmpint(after.st_blocks, ==, before.st_blocks);
+	}
+	g_assert_cmpint(rmdir(dir), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -293,6 +364,7 @@ main(int argc, char **argv)
 	g_test_add_func("/xz/payload-bound", test_payload_bound);
 	g_test_add_func("/xz/stored", test_stored);
 	g_test_add_func("/xz/stored-sink-error", test_stored_sink_error);
+	g_test_add_func("/xz/release-input", test_release_input);
 	g_test_add_func("/file/release-consumed", test_release_consumed);
 	return g_test_run();
 }
