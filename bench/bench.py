@@ -617,6 +617,9 @@ def measure_install(ctx, case_name, case, variant, rep, mnt, instrumented):
         return res
     if variant != "stock":
         res["self_reported"] = ostick_result_line(steps[0]["log"] + ".out")
+        res["stages_ms"] = ostick_stages_ms(steps[0]["log"] + ".out")
+    else:
+        res["stages_ms"] = {s["step"]: 1000 * s["time_s"] for s in steps}
     if instrumented:
         log("install %-8s %-18s rep %d (instrumented): %6.2f s, %.1f MiB peak staging" % (
             case_name, variant, rep, res["time_s"], res["staging_bytes"] / MIB))
@@ -637,6 +640,26 @@ def ostick_result_line(path):
     last = lines[-1]
     return {k: last.get(k) for k in ("outcome", "peak_rss_kib", "peak_staging_bytes",
                                      "duration_ms", "bytes_read")}
+
+
+def ostick_stages_ms(path):
+    """How long each stage of an ostick install took, from its --progress=json events: a stage
+    lasts from its first event to the next stage's first; "open" is from the start of
+    ostick_install() (opening the sysroot and the bundle) to the first; "done" ends the last."""
+    starts = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    continue
+                if ev.get("event") == "progress" and ev.get("stage") not in starts:
+                    starts[ev["stage"]] = ev.get("elapsed_ms", 0)
+    except OSError:
+        return None
+    order = [("open", 0)] + sorted(starts.items(), key=lambda kv: kv[1])
+    return {stage: nxt - t for (stage, t), (_, nxt) in zip(order, order[1:])}
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -740,6 +763,25 @@ def print_table(rows, meta, file=sys.stdout):
                   "%.3f" % r["ratio"] if r["ratio"] is not None else "-",
                   r.get("target", ""), met))
     p()
+
+
+def print_stages(results, cases, variants, file=sys.stdout):
+    """Where the install time goes: stock's three commands and ostick's stages, medians of the
+    timed runs (ms). The stages are ostick's own clock, without process start and exit."""
+    print("where the install time goes (medians of the timed runs, ms):", file=file)
+    for case in cases:
+        for v in ["stock"] + variants:
+            runs = [r for r in results.get("install", {}).get(case, {}).get(v, [])
+                    if r.get("exit") == 0 and r.get("stages_ms")]
+            if not runs:
+                continue
+            names = list(runs[0]["stages_ms"])
+            parts = []
+            for name in names:
+                s = summary([r["stages_ms"].get(name) for r in runs])
+                parts.append("%s %.0f" % (name, s["median"]))
+            print("  %-8s %-17s %s" % (case, v, ", ".join(parts)), file=file)
+    print(file=file)
 
 
 def label_of(name):
@@ -941,6 +983,7 @@ def main():
     summ = summarize(results, list(cases), labels)
     rows = evaluate(summ, results, list(cases), labels)
     print_table(rows, meta)
+    print_stages(results, list(cases), labels)
     write_results(results_path, meta, summ, rows, results)
     print("results: %s (bench took %.0f s; uptime at end: %s)" % (
         results_path, meta["bench_seconds"], meta["uptime_end"]))
