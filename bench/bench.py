@@ -616,8 +616,9 @@ def measure_install(ctx, case_name, case, variant, rep, mnt, instrumented):
         log("install %s %s rep %d: %s" % (case_name, variant, rep, res["error"]))
         return res
     if variant != "stock":
-        res["self_reported"] = ostick_result_line(steps[0]["log"] + ".out")
-        res["stages_ms"] = ostick_stages_ms(steps[0]["log"] + ".out")
+        events = ostick_events(steps[0]["log"] + ".out")
+        res["self_reported"] = ostick_result_line(events)
+        res["stages_ms"] = ostick_stages_ms(events)
     else:
         res["stages_ms"] = {s["step"]: 1000 * s["time_s"] for s in steps}
     if instrumented:
@@ -629,34 +630,41 @@ def measure_install(ctx, case_name, case, variant, rep, mnt, instrumented):
     return res
 
 
-def ostick_result_line(path):
-    try:
-        with open(path) as f:
-            lines = [json.loads(l) for l in f if '"event":"result"' in l.replace(" ", "")]
-    except (OSError, ValueError):
-        return None
-    if not lines:
-        return None
-    last = lines[-1]
-    return {k: last.get(k) for k in ("outcome", "peak_rss_kib", "peak_staging_bytes",
-                                     "duration_ms", "bytes_read")}
-
-
-def ostick_stages_ms(path):
-    """How long each stage of an ostick install took, from its --progress=json events: a stage
-    lasts from its first event to the next stage's first; "open" is from the start of
-    ostick_install() (opening the sysroot and the bundle) to the first; "done" ends the last."""
-    starts = {}
+def ostick_events(path):
+    """The JSON events of an ostick-apply --progress=json output, in order."""
+    events = []
     try:
         with open(path) as f:
             for line in f:
                 try:
-                    ev = json.loads(line)
+                    event = json.loads(line)
                 except ValueError:
                     continue
-                if ev.get("event") == "progress" and ev.get("stage") not in starts:
-                    starts[ev["stage"]] = ev.get("elapsed_ms", 0)
+                if isinstance(event, dict):
+                    events.append(event)
     except OSError:
+        pass
+    return events
+
+
+def ostick_result_line(events):
+    results = [e for e in events if e.get("event") == "result"]
+    if not results:
+        return None
+    last = results[-1]
+    return {k: last.get(k) for k in ("outcome", "peak_rss_kib", "peak_staging_bytes",
+                                     "duration_ms", "bytes_read")}
+
+
+def ostick_stages_ms(events):
+    """How long each stage of an ostick install took, from its progress events: a stage lasts
+    from its first event to the next stage's first; "open" is from the start of
+    ostick_install() (opening the sysroot and the bundle) to the first; "done" ends the last."""
+    starts = {}
+    for ev in events:
+        if ev.get("event") == "progress" and ev.get("stage") not in starts:
+            starts[ev["stage"]] = ev.get("elapsed_ms", 0)
+    if not starts:
         return None
     order = [("open", 0)] + sorted(starts.items(), key=lambda kv: kv[1])
     return {stage: nxt - t for (stage, t), (_, nxt) in zip(order, order[1:])}
